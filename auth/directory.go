@@ -1,0 +1,38 @@
+// Package auth holds otpgate's sign-in logic: the user directory, one-time
+// codes, the store of pending sign-ins, sessions, and the flow that ties them
+// together. It knows nothing of HTML pages or HTTP routing.
+package auth
+
+import (
+	"context"
+	"errors"
+)
+
+// User is what the directory says about a person who proved their password.
+type User struct {
+	Username string   `json:"u"`
+	DN       string   `json:"dn,omitempty"`
+	Name     string   `json:"n,omitempty"`
+	Email    string   `json:"e,omitempty"`
+	Mobile   string   `json:"m,omitempty"`
+	Groups   []string `json:"g,omitempty"`
+}
+
+// Directory checks a username and password and returns the user's attributes.
+type Directory interface {
+	// Authenticate returns ErrInvalidCredentials for every kind of wrong
+	// username or password, so callers cannot tell them apart, and an error
+	// wrapping ErrDirectoryUnavailable when the directory cannot be asked.
+	Authenticate(ctx context.Context, username, password string) (User, error)
+	// Ping checks that the directory answers, for readiness probes.
+	Ping(ctx context.Context) error
+}
+
+var (
+	// ErrInvalidCredentials covers unknown users, wrong and empty passwords,
+	// and usernames that match more than one entry.
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	// ErrDirectoryUnavailable means the directory could not be reached or
+	// refused the service account; the user is not to blame.
+	ErrDirectoryUnavailable = errors.New("directory unavailable")
+)
