@@ -1,0 +1,241 @@
+package sms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// HTTPConfig configures a generic HTTP SMS gateway the way WSO2 Identity
+// Server's SMS OTP authenticator does, so that most gateways (Kannel,
+// Twilio, Vonage, in-house relays) work without provider-specific code.
+//
+// The placeholders $ctx.num (the E.164 recipient) and $ctx.msg (the
+// message) are replaced in URL, Payload and header values, escaped for
+// where they land:
+//   - URL: path-escaped before the first "?", query-escaped after it;
+//   - Payload: by body type (see Payload);
+//   - header values: inserted as is; a value that would contain a control
+//     character such as CR or LF makes Send fail instead.
+//
+// Everything else in a template is sent exactly as written, so a literal
+// "+" in a form payload must be written "%2B".
+//
+// There is no timeout setting: each Send is bounded by its context.
+type HTTPConfig struct {
+	// URL is an absolute http or https URL. Placeholders may appear in the
+	// path and the query, not in the scheme or host.
+	URL string
+	// Method is GET, POST or PUT (any case); empty means POST.
+	Method string
+	// Headers holds one "Name: value" per line. Several headers may share a
+	// line separated by ", " where what follows is a header name and a
+	// colon: "Authorization: Basic abc, Content-Type: application/json".
+	// Content-Length and Transfer-Encoding are computed and may not be set.
+	// A Host header sets the request's Host.
+	Headers string
+	// Payload is the body template; it must be empty for GET. Its type is
+	// the configured Content-Type: containing "json" means JSON (values are
+	// escaped as string contents, so the template supplies the quotes:
+	// {"to":"$ctx.num"}), "x-www-form-urlencoded" means a form (values
+	// query-escaped), "xml" means XML (values entity-escaped), and anything
+	// else is sent with values inserted verbatim. Without a Content-Type,
+	// a payload starting with "{" or "[" is JSON, any other a form, and the
+	// matching Content-Type is sent.
+	Payload string
+	// SuccessCodes lists the statuses that mean "sent", comma-separated
+	// codes and classes: "200,201" or "2xx,302". Empty means any 2xx.
+	SuccessCodes string
+}
+
+// HTTP sends messages through a generic HTTP gateway. It is safe for
+// concurrent use.
+type HTTP struct {
+	client      *http.Client
+	method      string
+	url         string
+	headers     []header
+	payload     string
+	kind        bodyKind
+	contentType string // sent only when no Content-Type is configured
+	success     []statusRange
+	desc        string // "POST https://host/path" for errors
+}
+
+var _ Sender = (*HTTP)(nil)
+
+// NewHTTP validates cfg and returns a gateway that sends with client. A nil
+// client means a new client that does not follow redirects (see newClient).
+// All configuration problems are reported at once, as *ConfigError values
+// joined with errors.Join; use ConfigErrors to list them.
+func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
+	if client == nil {
+		client = newClient()
+	}
+	h := &HTTP{client: client, payload: cfg.Payload}
+	var problems configProblems
+
+	h.method = strings.ToUpper(strings.TrimSpace(cfg.Method))
+	switch h.method {
+	case "":
+		h.method = http.MethodPost
+	case http.MethodGet, http.MethodPost, http.MethodPut:
+	default:
+		problems.add("Method", "must be GET, POST or PUT")
+	}
+
+	h.url = strings.TrimSpace(cfg.URL)
+	if u, problem := checkURLTemplate(h.url); problem != "" {
+		problems.add("URL", problem)
+	} else {
+		h.desc = describeRequest(h.method, u)
+	}
+
+	headers, headerProblems := parseHeaders(cfg.Headers)
+	for _, p := range headerProblems {
+		problems.add("Headers", p)
+	}
+	h.headers = headers
+
+	configuredType := ""
+	for _, hd := range headers {
+		if strings.EqualFold(hd.name, "Content-Type") {
+			configuredType = hd.value
+		}
+	}
+	if configuredType != "" {
+		h.kind = kindForContentType(configuredType)
+	} else {
+		h.kind, h.contentType = guessBody(cfg.Payload)
+	}
+	if cfg.Payload != "" {
+		if h.method == http.MethodGet {
+			problems.add("Payload", "must be empty when the method is GET, which sends no body; put $ctx.num and $ctx.msg in the URL query instead")
+		} else if p := checkPayload(cfg.Payload, h.kind); p != "" {
+			problems.add("Payload", p)
+		}
+	}
+
+	// A template without a placeholder sends the same text to the same
+	// place every time; that is always a configuration mistake.
+	where := "Payload"
+	if h.method == http.MethodGet {
+		where = "URL"
+	}
+	all := cfg.URL
+	if h.method != http.MethodGet {
+		all += "\n" + cfg.Payload
+	}
+	for _, hd := range headers {
+		all += "\n" + hd.value
+	}
+	for _, ph := range []string{placeholderNum, placeholderMsg} {
+		if !strings.Contains(all, ph) {
+			problems.add(where, "none of URL, Headers and Payload contains "+ph+", so it would never be sent")
+		}
+	}
+
+	success, successProblems := parseSuccessCodes(cfg.SuccessCodes)
+	for _, p := range successProblems {
+		problems.add("SuccessCodes", p)
+	}
+	h.success = success
+
+	if err := problems.err(); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// checkURLTemplate returns the parsed template, or a problem. It parses both
+// the template and the template with sample values, because escaping makes
+// the second differ from the first. Problems never quote the URL, which may
+// hold a password (Kannel puts it in the query).
+func checkURLTemplate(tmpl string) (*url.URL, string) {
+	if tmpl == "" {
+		return nil, "is required"
+	}
+	u, err := url.Parse(tmpl)
+	if err != nil {
+		return nil, "is not a valid URL"
+	}
+	if s := strings.ToLower(u.Scheme); (s != "http" && s != "https") || u.Host == "" {
+		return nil, "must be an absolute http or https URL with a host"
+	}
+	if strings.Contains(u.Host, "$ctx.") || strings.Contains(u.User.String(), "$ctx.") {
+		return nil, "placeholders may appear only in the path and query"
+	}
+	if _, err := url.Parse(renderURL(tmpl, sampleNum, sampleMsg)); err != nil {
+		return nil, "is not a valid URL once $ctx.num and $ctx.msg are substituted"
+	}
+	return u, ""
+}
+
+// checkPayload renders the payload with sample values and checks that the
+// result is well-formed for its type, catching for example a JSON template
+// that forgot the quotes around "$ctx.msg".
+func checkPayload(payload string, kind bodyKind) string {
+	body := render(payload, kind.escape, sampleNum, sampleMsg)
+	switch kind {
+	case bodyJSON:
+		if !json.Valid([]byte(body)) {
+			return "is not valid JSON once $ctx.num and $ctx.msg are substituted (placeholders go inside quotes)"
+		}
+	case bodyForm:
+		if _, err := url.ParseQuery(body); err != nil {
+			return "is not a valid form body (write literal %, + and & as %25, %2B and %26)"
+		}
+	}
+	return ""
+}
+
+// Send delivers message to the E.164 number to. The request is bounded by
+// ctx. Errors name the request as "METHOD scheme://host/path" and never
+// include the query or body, which contain the message and so the code.
+func (h *HTTP) Send(ctx context.Context, to, message string) error {
+	if !validNumber(to) {
+		return h.errorf(errInvalidNumber)
+	}
+	var body io.Reader
+	if h.method != http.MethodGet && h.payload != "" {
+		body = strings.NewReader(render(h.payload, h.kind.escape, to, message))
+	}
+	req, err := http.NewRequestWithContext(ctx, h.method, renderURL(h.url, to, message), body)
+	if err != nil {
+		// Not wrapped: the parse error would quote the URL, message included.
+		return h.errorf(errors.New("URL is invalid once the recipient and message are substituted"))
+	}
+	for _, hd := range h.headers {
+		v := render(hd.value, func(s string) string { return s }, to, message)
+		if hasControl(v) {
+			return h.errorf(fmt.Errorf("header %s would contain a line break or control character", hd.name))
+		}
+		if strings.EqualFold(hd.name, "Host") {
+			req.Host = v // the client ignores a Host entry in req.Header
+			continue
+		}
+		req.Header.Add(hd.name, v)
+	}
+	if body != nil && h.contentType != "" {
+		req.Header.Set("Content-Type", h.contentType)
+	}
+
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return h.errorf(transportError(err))
+	}
+	defer drainClose(resp.Body)
+	if isSuccess(h.success, resp.StatusCode) {
+		return nil
+	}
+	return h.errorf(&StatusError{StatusCode: resp.StatusCode, Body: bodySnippet(resp.Body)})
+}
+
+func (h *HTTP) errorf(err error) error {
+	return fmt.Errorf("sms http gateway %s: %w", h.desc, err)
+}

@@ -1,0 +1,106 @@
+package sms
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxErrorBody bounds how much of a gateway's error response is quoted in
+// an error: enough for a gateway's own explanation, not enough to flood logs.
+const maxErrorBody = 200
+
+// maxDrain bounds how much of a response is read just to let the
+// connection be reused. A gateway that streams more than this is cut off
+// and its connection closed instead.
+const maxDrain = 64 << 10
+
+// newClient is used when a constructor is given a nil client. It does not
+// follow redirects: following one turns a POST into a GET that silently
+// drops the message body, and a redirect may carry the code in the query
+// to another host. A 3xx is then reported as a failed send instead.
+// The caller's context deadline bounds each request, so no Timeout is set.
+func newClient() *http.Client {
+	return &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// validNumber reports whether to is an E.164 number: "+" then 1 to 15
+// digits, the first not 0. Providers check it before sending because the
+// number lands in URLs, headers and bodies; rejecting anything else turns
+// a caller bug into a clear error instead of a malformed request or a text
+// to the wrong recipient.
+func validNumber(to string) bool {
+	digits, ok := strings.CutPrefix(to, "+")
+	if !ok || len(digits) < 1 || len(digits) > 15 || digits[0] == '0' {
+		return false
+	}
+	for _, c := range []byte(digits) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// errInvalidNumber is deliberately vague about the value: the caller has it.
+var errInvalidNumber = errors.New("recipient is not an E.164 number (+ and up to 15 digits)")
+
+// transportError strips the *url.Error that http.Client wraps around
+// failures: its message includes the full request URL, whose query may hold
+// the sign-in code or a gateway password. The inner error (dial failure,
+// context.DeadlineExceeded, ...) keeps its identity for errors.Is.
+func transportError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// drainClose reads a bounded amount of what is left of body and closes it,
+// so the connection can go back to the pool.
+func drainClose(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrain))
+	_ = body.Close()
+}
+
+// bodySnippet returns at most maxErrorBody bytes of r as one clean line.
+func bodySnippet(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, maxErrorBody))
+	return cleanLine(string(b))
+}
+
+// cleanLine makes untrusted text safe for a single log line: invalid UTF-8
+// (for example a multi-byte character cut by truncation) is dropped,
+// control characters become spaces so a gateway cannot forge log lines,
+// and runs of whitespace collapse.
+func cleanLine(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "")
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// describeRequest names a request in errors as "METHOD scheme://host/path".
+// It leaves out the user info and the query, which can hold credentials or
+// the message, and so the code.
+func describeRequest(method string, u *url.URL) string {
+	return method + " " + u.Scheme + "://" + u.Host + u.EscapedPath()
+}
+
+// success2xx is the default success test: any 2xx.
+func success2xx(status int) bool { return status >= 200 && status <= 299 }
