@@ -1,0 +1,401 @@
+package auth
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// LDAPConfig says how to reach an LDAP directory and find users in it.
+type LDAPConfig struct {
+	URL       string      // ldap://host[:port] or ldaps://host[:port]
+	StartTLS  bool        // upgrade an ldap:// connection with StartTLS
+	TLSConfig *tls.Config // nil: system roots; ServerName defaults to the URL's host
+
+	BindDN, BindPassword string // the service account that searches
+	BaseDN               string // where users are searched, whole subtree
+
+	// UserFilter finds a user; {username} is replaced by the escaped
+	// username, e.g. "(uid={username})".
+	UserFilter string
+	// Attributes read from the user entry; defaults "mobile", "cn", "mail".
+	MobileAttribute, NameAttribute, MailAttribute string
+	// GroupAttribute names the user attribute that lists group DNs, e.g.
+	// "memberOf"; empty: not read.
+	GroupAttribute string
+
+	// With GroupBaseDN and GroupFilter, groups are also searched for, for
+	// directories without memberOf. GroupFilter may hold {dn} (the user's
+	// DN) and {username}, e.g. "(member={dn})".
+	GroupBaseDN, GroupFilter string
+	GroupNameAttribute       string // default "cn"
+
+	Timeout time.Duration // dial, and each request; default 5s
+}
+
+// LDAPConfigError is one problem with an LDAPConfig. Field is the
+// LDAPConfig field's name, so callers can name their own setting.
+type LDAPConfigError struct {
+	Field, Problem string
+}
+
+func (e *LDAPConfigError) Error() string { return "ldap " + e.Field + ": " + e.Problem }
+
+// LDAP is a Directory backed by an LDAP server. It opens one connection per
+// call, so it holds no connection state and is safe for concurrent use.
+type LDAP struct {
+	cfg       LDAPConfig // with defaults filled in
+	addr      string     // host:port to dial
+	ldaps     bool
+	tls       *tls.Config // ServerName filled in; used for ldaps and StartTLS
+	attrs     []string    // read from user entries
+	timeLimit int         // seconds, for the server's search time limit
+}
+
+var _ Directory = (*LDAP)(nil)
+
+const (
+	defaultLDAPTimeout = 5 * time.Second
+	maxUsernameBytes   = 256
+)
+
+// Attribute descriptions (RFC 4512): a name with options, or an OID.
+var attributeRE = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*|[0-9]+(?:\.[0-9]+)+)$`)
+
+// NewLDAP checks cfg, fills in defaults and returns the directory. All
+// problems are reported together, each as an *LDAPConfigError.
+func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &LDAPConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	checkDN := func(field, dn string, required bool) {
+		switch _, err := ldap.ParseDN(dn); {
+		case dn == "" && required:
+			bad(field, "is required")
+		case dn != "" && err != nil:
+			bad(field, "%q is not a DN: %v", dn, err)
+		}
+	}
+	checkFilter := func(field, filter string) {
+		if _, err := ldap.CompileFilter(substitute(filter, "sample", "cn=sample,dc=example,dc=org")); err != nil {
+			bad(field, "%q is not a valid LDAP filter: %v", filter, err)
+		}
+	}
+
+	d := &LDAP{cfg: cfg}
+	u, err := url.Parse(cfg.URL)
+	switch {
+	case cfg.URL == "":
+		bad("URL", "is required, e.g. ldaps://ldap.example.org")
+	case err != nil:
+		bad("URL", "%q is not a URL: %v", cfg.URL, err)
+	case u.Scheme != "ldap" && u.Scheme != "ldaps":
+		bad("URL", "%q: scheme must be ldap or ldaps", cfg.URL)
+	case u.Hostname() == "":
+		bad("URL", "%q has no host", cfg.URL)
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
+		bad("URL", "%q: only scheme, host and port are allowed", cfg.URL)
+	default:
+		d.ldaps = u.Scheme == "ldaps"
+		port := u.Port()
+		switch {
+		case port != "":
+		case d.ldaps:
+			port = "636"
+		default:
+			port = "389"
+		}
+		d.addr = net.JoinHostPort(u.Hostname(), port)
+		if cfg.TLSConfig != nil {
+			d.tls = cfg.TLSConfig.Clone()
+		} else {
+			d.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		if d.tls.ServerName == "" {
+			d.tls.ServerName = u.Hostname()
+		}
+		if cfg.StartTLS && d.ldaps {
+			bad("StartTLS", "cannot be used with ldaps://, which is encrypted already")
+		}
+	}
+
+	checkDN("BindDN", cfg.BindDN, true)
+	if cfg.BindPassword == "" {
+		// An empty password would make an unauthenticated bind.
+		bad("BindPassword", "is required")
+	}
+	checkDN("BaseDN", cfg.BaseDN, true)
+
+	switch {
+	case cfg.UserFilter == "":
+		bad("UserFilter", "is required, e.g. (uid={username})")
+	case !strings.Contains(cfg.UserFilter, "{username}"):
+		bad("UserFilter", "%q does not contain {username}", cfg.UserFilter)
+	default:
+		checkFilter("UserFilter", cfg.UserFilter)
+	}
+
+	checkDN("GroupBaseDN", cfg.GroupBaseDN, cfg.GroupFilter != "")
+	switch {
+	case cfg.GroupFilter == "" && cfg.GroupBaseDN != "":
+		bad("GroupFilter", "is required with GroupBaseDN, e.g. (member={dn})")
+	case cfg.GroupFilter == "":
+	case !strings.Contains(cfg.GroupFilter, "{dn}") && !strings.Contains(cfg.GroupFilter, "{username}"):
+		bad("GroupFilter", "%q contains neither {dn} nor {username}", cfg.GroupFilter)
+	default:
+		checkFilter("GroupFilter", cfg.GroupFilter)
+	}
+
+	for _, a := range []struct {
+		field string
+		value *string
+		def   string
+	}{
+		{"MobileAttribute", &d.cfg.MobileAttribute, "mobile"},
+		{"NameAttribute", &d.cfg.NameAttribute, "cn"},
+		{"MailAttribute", &d.cfg.MailAttribute, "mail"},
+		{"GroupNameAttribute", &d.cfg.GroupNameAttribute, "cn"},
+		{"GroupAttribute", &d.cfg.GroupAttribute, ""},
+	} {
+		if *a.value == "" {
+			*a.value = a.def
+		}
+		if *a.value != "" && !attributeRE.MatchString(*a.value) {
+			bad(a.field, "%q is not an attribute name", *a.value)
+		}
+	}
+
+	switch {
+	case cfg.Timeout < 0:
+		bad("Timeout", "must not be negative")
+	case cfg.Timeout == 0:
+		d.cfg.Timeout = defaultLDAPTimeout
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	for _, a := range []string{d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute} {
+		if a != "" && !slices.ContainsFunc(d.attrs, func(b string) bool { return strings.EqualFold(a, b) }) {
+			d.attrs = append(d.attrs, a)
+		}
+	}
+	d.timeLimit = max(1, int(math.Ceil(d.cfg.Timeout.Seconds())))
+	return d, nil
+}
+
+// Authenticate finds the user with the service account, then checks the
+// password by binding as the user's entry.
+func (d *LDAP) Authenticate(ctx context.Context, username, password string) (User, error) {
+	// Before any I/O: a simple bind with an empty password is an
+	// "unauthenticated bind" that many servers answer with success.
+	if err := checkCredentialShape(username, password); err != nil {
+		return User{}, err
+	}
+	conn, closeConn, err := d.connect(ctx)
+	if err != nil {
+		return User{}, err
+	}
+	defer closeConn()
+
+	if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+		// The service account being refused is the operator's problem,
+		// not the user's: never report it as a wrong password.
+		return User{}, d.unavailable(ctx, fmt.Sprintf("ldap bind as service account %q", d.cfg.BindDN), err)
+	}
+
+	filter := substitute(d.cfg.UserFilter, username, "")
+	res, err := conn.Search(ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		2, d.timeLimit, false, filter, d.attrs, nil))
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+		return User{}, fmt.Errorf("%w: ldap search %q: more than one entry matches", ErrInvalidCredentials, filter)
+	case err != nil:
+		return User{}, d.unavailable(ctx, fmt.Sprintf("ldap search %q", filter), err)
+	case len(res.Entries) == 0:
+		return User{}, fmt.Errorf("%w: ldap search %q: no entry matches", ErrInvalidCredentials, filter)
+	case len(res.Entries) > 1:
+		return User{}, fmt.Errorf("%w: ldap search %q: %d entries match", ErrInvalidCredentials, filter, len(res.Entries))
+	}
+	entry := res.Entries[0]
+	user := User{
+		Username: username,
+		DN:       entry.DN,
+		Name:     entry.GetEqualFoldAttributeValue(d.cfg.NameAttribute),
+		Email:    entry.GetEqualFoldAttributeValue(d.cfg.MailAttribute),
+		Mobile:   strings.TrimSpace(entry.GetEqualFoldAttributeValue(d.cfg.MobileAttribute)),
+	}
+	if d.cfg.GroupAttribute != "" {
+		user.Groups = groupNamesFromDNs(entry.GetEqualFoldAttributeValues(d.cfg.GroupAttribute))
+	}
+	// Groups are searched while still bound as the service account: the
+	// user may not be allowed to read them.
+	if d.cfg.GroupFilter != "" {
+		gf := substitute(d.cfg.GroupFilter, username, entry.DN)
+		res, err := conn.Search(ldap.NewSearchRequest(d.cfg.GroupBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			0, d.timeLimit, false, gf, []string{d.cfg.GroupNameAttribute}, nil))
+		if err != nil {
+			return User{}, d.unavailable(ctx, fmt.Sprintf("ldap group search %q", gf), err)
+		}
+		for _, g := range res.Entries {
+			if name := g.GetEqualFoldAttributeValue(d.cfg.GroupNameAttribute); name != "" {
+				user.Groups = append(user.Groups, name)
+			}
+		}
+	}
+	slices.Sort(user.Groups)
+	user.Groups = slices.Compact(user.Groups)
+
+	if err := conn.Bind(entry.DN, password); err != nil {
+		if ctx.Err() == nil && isCredentialRefusal(err) {
+			return User{}, fmt.Errorf("%w: ldap bind as %q: %v", ErrInvalidCredentials, entry.DN, err)
+		}
+		return User{}, d.unavailable(ctx, fmt.Sprintf("ldap bind as %q", entry.DN), err)
+	}
+	return user, nil
+}
+
+// Ping dials and binds as the service account: cheap enough for readiness
+// probes, and it catches a wrong service password as well as a dead server.
+func (d *LDAP) Ping(ctx context.Context) error {
+	conn, closeConn, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeConn()
+	if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+		return d.unavailable(ctx, fmt.Sprintf("ldap bind as service account %q", d.cfg.BindDN), err)
+	}
+	return nil
+}
+
+// connect dials, sets timeouts, and starts TLS as configured. closeConn must
+// be called; cancelling ctx closes the connection, which ends any request
+// in flight.
+func (d *LDAP) connect(ctx context.Context) (conn *ldap.Conn, closeConn func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, d.unavailable(ctx, "ldap", err)
+	}
+	// Dialled here rather than by ldap.DialURL, which takes no context: a
+	// caller's deadline or cancellation must also cut the dial and the TLS
+	// handshake short.
+	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
+	raw, err := dialer.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, nil, d.unavailable(ctx, "ldap dial "+d.addr, err)
+	}
+	if d.ldaps {
+		hctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+		tc := tls.Client(raw, d.tls)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			raw.Close()
+			return nil, nil, d.unavailable(ctx, "ldap TLS handshake with "+d.addr, err)
+		}
+		raw = tc
+	}
+	conn = ldap.NewConn(raw, d.ldaps)
+	conn.Start()
+	conn.SetTimeout(d.cfg.Timeout)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	closeConn = func() {
+		stop()
+		conn.Close()
+	}
+	if d.cfg.StartTLS {
+		// go-ldap's StartTLS handshake has no timeout of its own; a
+		// deadline on the socket bounds it.
+		_ = raw.SetDeadline(time.Now().Add(2 * d.cfg.Timeout))
+		err := conn.StartTLS(d.tls)
+		_ = raw.SetDeadline(time.Time{})
+		if err != nil {
+			closeConn()
+			return nil, nil, d.unavailable(ctx, "ldap StartTLS with "+d.addr, err)
+		}
+	}
+	return conn, closeConn, nil
+}
+
+// unavailable wraps err as ErrDirectoryUnavailable; when ctx is done, that
+// is the cause to report (the connection error is only its echo), so that
+// errors.Is(err, context.Canceled) works too.
+func (d *LDAP) unavailable(ctx context.Context, op string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		err = cerr
+	}
+	return fmt.Errorf("%w: %s: %w", ErrDirectoryUnavailable, op, err)
+}
+
+// checkCredentialShape refuses, without asking the directory, what cannot
+// be a valid sign-in.
+func checkCredentialShape(username, password string) error {
+	var problem string
+	switch {
+	case password == "":
+		problem = "empty password"
+	case strings.TrimSpace(username) == "":
+		problem = "empty username"
+	case len(username) > maxUsernameBytes:
+		problem = fmt.Sprintf("username longer than %d bytes", maxUsernameBytes)
+	case strings.ContainsRune(username, 0):
+		problem = "username contains NUL"
+	case !utf8.ValidString(username):
+		problem = "username is not UTF-8"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidCredentials, problem)
+}
+
+// isCredentialRefusal tells whether a failed user bind is the user's doing
+// (wrong password, locked, disabled or vanished account) rather than the
+// directory's.
+func isCredentialRefusal(err error) bool {
+	return ldap.IsErrorAnyOf(err,
+		ldap.LDAPResultInvalidCredentials,          // wrong password; AD and ppolicy lockouts too
+		ldap.LDAPResultInappropriateAuthentication, // e.g. no password set
+		ldap.LDAPResultInsufficientAccessRights,    // an ACL denies this user auth
+		ldap.LDAPResultUnwillingToPerform,          // e.g. 389-ds inactivated account
+		ldap.LDAPResultConstraintViolation,         // e.g. 389-ds retry limit exceeded
+		ldap.LDAPResultNoSuchObject,                // entry removed since the search
+	)
+}
+
+// substitute fills a filter template in a single pass, so that a username
+// containing "{dn}" is not substituted again.
+func substitute(filter, username, dn string) string {
+	return strings.NewReplacer(
+		"{username}", ldap.EscapeFilter(username),
+		"{dn}", ldap.EscapeFilter(dn),
+	).Replace(filter)
+}
+
+// groupNamesFromDNs turns group DNs into names: the value of each DN's first
+// RDN ("cn=staff,ou=groups,..." gives "staff"). Unparsable DNs are left out
+// rather than failing the sign-in.
+func groupNamesFromDNs(dns []string) []string {
+	var names []string
+	for _, s := range dns {
+		dn, err := ldap.ParseDN(s)
+		if err != nil || len(dn.RDNs) == 0 || len(dn.RDNs[0].Attributes) == 0 {
+			continue
+		}
+		if v := dn.RDNs[0].Attributes[0].Value; v != "" {
+			names = append(names, v)
+		}
+	}
+	return names
+}

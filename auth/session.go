@@ -1,0 +1,153 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Session is what a signed-in browser carries in its encrypted cookie.
+type Session struct {
+	ID       string `json:"id"`
+	User     User   `json:"user"`
+	Factors  int    `json:"f"`  // 2 after password and code
+	AuthTime int64  `json:"at"` // unix seconds of sign-in: bounds the absolute lifetime
+	LastSeen int64  `json:"ls"` // unix seconds of last use: bounds the idle time
+}
+
+// SessionConfig sets how long sessions live.
+type SessionConfig struct {
+	Lifetime time.Duration // absolute, from sign-in
+	Idle     time.Duration // since last use
+}
+
+// Sessions issues, checks, renews and clears session cookies.
+type Sessions struct {
+	cookie *Cookie[Session]
+	cfg    SessionConfig
+	now    func() time.Time
+	// renewAfter limits cookie rewrites to one per interval per user, so the
+	// idle timer is kept without re-encrypting on every request.
+	renewAfter time.Duration
+	decoded    *decodeCache
+}
+
+// Errors from Sessions.Load. Callers treat all as "not signed in".
+var (
+	ErrNoSession      = errors.New("no session")
+	ErrSessionExpired = errors.New("session expired")
+)
+
+// NewSessions returns Sessions using keys and cookie options; now is the
+// clock (time.Now when nil).
+func NewSessions(keys *Keys, opts CookieOptions, cfg SessionConfig, now func() time.Time) (*Sessions, error) {
+	if cfg.Lifetime <= 0 || cfg.Idle <= 0 {
+		return nil, fmt.Errorf("session lifetime %v and idle %v must be positive", cfg.Lifetime, cfg.Idle)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	c, err := NewCookie[Session](keys, opts, "", cfg.Lifetime)
+	if err != nil {
+		return nil, err
+	}
+	renew := min(cfg.Idle/10, time.Minute)
+	return &Sessions{cookie: c, cfg: cfg, now: now, renewAfter: renew, decoded: newDecodeCache(4096)}, nil
+}
+
+// CookieName returns the session cookie's name.
+func (s *Sessions) CookieName() string { return s.cookie.Name() }
+
+// Load returns the request's session if it is genuine, two-factor and within
+// both its lifetime and idle time.
+func (s *Sessions) Load(r *http.Request) (Session, error) {
+	hc, err := r.Cookie(s.cookie.Name())
+	if err != nil {
+		return Session{}, ErrNoSession
+	}
+	// Decrypting and verifying a cookie costs more than proxying a small
+	// request; a value that verified once decodes the same way again, so
+	// verified values are remembered. Time limits are checked below on
+	// every request either way.
+	sess, ok := s.decoded.get(hc.Value)
+	if !ok {
+		if sess, err = s.cookie.Decode(hc.Value); err != nil {
+			return Session{}, fmt.Errorf("%w: %w", ErrNoSession, err)
+		}
+		s.decoded.put(hc.Value, sess)
+	}
+	now := s.now().Unix()
+	switch {
+	case sess.User.Username == "" || sess.ID == "":
+		return Session{}, fmt.Errorf("%w: incomplete session", ErrNoSession)
+	case now >= sess.AuthTime+int64(s.cfg.Lifetime/time.Second):
+		return Session{}, fmt.Errorf("%w: signed in at %s, lifetime %v", ErrSessionExpired, time.Unix(sess.AuthTime, 0).UTC().Format(time.RFC3339), s.cfg.Lifetime)
+	case now >= sess.LastSeen+int64(s.cfg.Idle/time.Second):
+		return Session{}, fmt.Errorf("%w: idle since %s, limit %v", ErrSessionExpired, time.Unix(sess.LastSeen, 0).UTC().Format(time.RFC3339), s.cfg.Idle)
+	case sess.LastSeen > now+60 || sess.AuthTime > now+60:
+		return Session{}, fmt.Errorf("%w: session from the future", ErrNoSession)
+	}
+	return sess, nil
+}
+
+// Issue writes a new session for user, signed in now with factors factors.
+// It always makes a new session ID, so a session is never fixed in advance.
+func (s *Sessions) Issue(w http.ResponseWriter, user User, factors int) (Session, error) {
+	id, err := randomID()
+	if err != nil {
+		return Session{}, err
+	}
+	now := s.now().Unix()
+	user.Mobile = "" // not needed after sign-in; keep the cookie minimal
+	sess := Session{ID: id, User: user, Factors: factors, AuthTime: now, LastSeen: now}
+	return sess, s.write(w, sess)
+}
+
+// Touch renews the idle timer of a loaded session when it is due.
+func (s *Sessions) Touch(w http.ResponseWriter, sess Session) error {
+	now := s.now().Unix()
+	if now-sess.LastSeen < int64(s.renewAfter/time.Second) {
+		return nil
+	}
+	sess.LastSeen = now
+	return s.write(w, sess)
+}
+
+// Clear ends the browser's session.
+func (s *Sessions) Clear(w http.ResponseWriter) { s.cookie.Clear(w) }
+
+func (s *Sessions) write(w http.ResponseWriter, sess Session) error {
+	left := time.Unix(sess.AuthTime, 0).Add(s.cfg.Lifetime).Sub(s.now())
+	return s.cookie.Write(w, sess, left)
+}
+
+// decodeCache remembers decoded session cookies by their exact value. Only
+// values that passed verification enter it, so it cannot be filled by
+// forged cookies; when full it starts afresh, which bounds its memory.
+type decodeCache struct {
+	max int
+	mu  sync.RWMutex
+	m   map[string]Session
+}
+
+func newDecodeCache(max int) *decodeCache {
+	return &decodeCache{max: max, m: make(map[string]Session)}
+}
+
+func (c *decodeCache) get(value string) (Session, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s, ok := c.m[value]
+	return s, ok
+}
+
+func (c *decodeCache) put(value string, s Session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		c.m = make(map[string]Session, c.max)
+	}
+	c.m[value] = s
+}

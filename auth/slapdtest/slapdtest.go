@@ -1,0 +1,452 @@
+// Package slapdtest runs a throwaway OpenLDAP slapd for tests, seeded with a
+// small known directory (see Alice, Bob, Carol). It is a normal package, not
+// a _test file, so that the tests of every package can start one.
+//
+// Each Server is a child process listening on a free loopback port, with its
+// database in t.TempDir(); t.Cleanup stops it. When slapd is not installed
+// the test is skipped, unless REQUIRE_TEST_SERVERS=1, which makes it
+// fail instead so that CI cannot pass by skipping.
+package slapdtest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Where Debian's slapd package puts its modules and schema files.
+const (
+	ModuleDir = "/usr/lib/ldap"
+	SchemaDir = "/etc/ldap/schema"
+)
+
+// RequireEnv names the variable that turns "slapd missing" from a skip into
+// a failure.
+const RequireEnv = "REQUIRE_TEST_SERVERS"
+
+const (
+	startTimeout = 10 * time.Second
+	stopTimeout  = 5 * time.Second
+	pollEvery    = 10 * time.Millisecond
+	startTries   = 5 // fresh ports tried when the chosen one was taken
+)
+
+// Server is one running slapd. Its exported fields are fixed for its life,
+// across Stop and Restart. Restart, Pause and Resume fail the test that
+// started the server, so call them from that test's goroutine.
+type Server struct {
+	URL          string // ldap://127.0.0.1:PORT
+	LDAPSURL     string // ldaps://127.0.0.1:PORT with WithTLS, else ""
+	CAFile       string // with WithTLS, the PEM CA that signed the server's certificate
+	BaseDN       string
+	BindDN       string // the service account otpgate binds as
+	BindPassword string
+	RootDN       string // bypasses every ACL; for seeding and test set-up
+	RootPassword string
+
+	t       testing.TB
+	bin     string
+	dir     string
+	conf    string
+	port    int
+	tlsPort int // 0 without WithTLS
+	stderr  *syncBuffer
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has been waited for
+	waitErr error
+}
+
+type config struct {
+	memberOf bool
+	tls      bool
+	acl      []string
+	extraACL []string
+	ldif     []string
+}
+
+// Option changes how Start sets up the server.
+type Option func(*config)
+
+// WithoutMemberOf leaves out the memberof overlay, so user entries have no
+// memberOf attribute: for testing group searches, as against directories
+// that lack memberOf.
+func WithoutMemberOf() Option { return func(c *config) { c.memberOf = false } }
+
+// WithTLS makes the server speak TLS: StartTLS on URL, and ldaps on
+// LDAPSURL, with a certificate for 127.0.0.1 and localhost signed by a
+// throwaway CA written to CAFile.
+func WithTLS() Option { return func(c *config) { c.tls = true } }
+
+// WithLDIF adds the entries of an LDIF text (add records only) after the
+// standard seed, in order. It may be given more than once.
+func WithLDIF(ldif string) Option { return func(c *config) { c.ldif = append(c.ldif, ldif) } }
+
+// WithACL replaces DefaultACL with the given slapd.conf "access to" rules.
+func WithACL(rules ...string) Option {
+	return func(c *config) { c.acl = append([]string(nil), rules...) }
+}
+
+// WithExtraACL puts rules before the default ones. slapd uses the first rule
+// whose "to" matches, so these win for what they cover.
+func WithExtraACL(rules ...string) Option {
+	return func(c *config) { c.extraACL = append(c.extraACL, rules...) }
+}
+
+// WithServiceMobileWrite lets the service account write users' mobile
+// attribute (for enrolment); without it the default ACL refuses such writes.
+func WithServiceMobileWrite() Option {
+	return WithExtraACL(fmt.Sprintf("access to dn.subtree=%q attrs=mobile\n by dn.exact=%q write\n by self read\n by * none", PeopleDN, ServiceDN))
+}
+
+// DefaultACL returns the access rules used unless WithACL is given: users
+// may authenticate and change their own password, the service account reads
+// everything but passwords, users read their own entry, nobody else sees
+// anything.
+func DefaultACL() []string {
+	return []string{
+		"access to attrs=userPassword\n by self write\n by anonymous auth\n by * none",
+		fmt.Sprintf("access to *\n by dn.exact=%q read\n by self read\n by * none", ServiceDN),
+	}
+}
+
+// Start runs a seeded slapd for the test and stops it when the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := config{memberOf: true, acl: DefaultACL()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	// Parse the extra LDIF before paying for a start-up.
+	var extra []*ldap.AddRequest
+	for _, text := range cfg.ldif {
+		reqs, err := ParseLDIF(text)
+		if err != nil {
+			t.Fatalf("slapdtest: extra LDIF: %v", err)
+		}
+		extra = append(extra, reqs...)
+	}
+
+	bin := findPrerequisites(t)
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
+		t.Fatalf("slapdtest: %v", err)
+	}
+	var tlsFiles []string
+	if cfg.tls {
+		ca, cert, key, err := writeTLSFiles(dir)
+		if err != nil {
+			t.Fatalf("slapdtest: TLS certificate: %v", err)
+		}
+		tlsFiles = []string{ca, cert, key}
+	}
+	conf := filepath.Join(dir, "slapd.conf")
+	if err := os.WriteFile(conf, []byte(slapdConf(dir, cfg, tlsFiles)), 0o600); err != nil {
+		t.Fatalf("slapdtest: %v", err)
+	}
+	s := &Server{
+		BaseDN: BaseDN, BindDN: ServiceDN, BindPassword: ServicePassword,
+		RootDN: RootDN, RootPassword: RootPassword,
+		t: t, bin: bin, dir: dir, conf: conf,
+	}
+	t.Cleanup(s.Stop)
+
+	// Another process may take the free port between our probe and slapd's
+	// bind; then try a fresh one.
+	var err error
+	for range startTries {
+		s.port, err = freePort()
+		if err != nil {
+			t.Fatalf("slapdtest: %v", err)
+		}
+		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", s.port)
+		if cfg.tls {
+			s.tlsPort = 0
+			for s.tlsPort == 0 || s.tlsPort == s.port {
+				if s.tlsPort, err = freePort(); err != nil {
+					t.Fatalf("slapdtest: %v", err)
+				}
+			}
+			s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", s.tlsPort)
+			s.CAFile = tlsFiles[0]
+		}
+		if err = s.start(); !errors.Is(err, errPortTaken) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("slapdtest: %v", err)
+	}
+
+	conn := s.Conn(t)
+	for _, req := range append(seedRequests(), extra...) {
+		if err := conn.Add(req); err != nil {
+			t.Fatalf("slapdtest: seed %q: %v", req.DN, err)
+		}
+	}
+	conn.Close()
+	return s
+}
+
+// findPrerequisites returns slapd's path, or skips (fails when RequireEnv is
+// set) naming what is missing.
+func findPrerequisites(t testing.TB) string {
+	t.Helper()
+	var missing []string
+	bin, err := exec.LookPath("slapd")
+	if err != nil {
+		// /usr/sbin is often not on a non-root user's PATH.
+		bin = "/usr/sbin/slapd"
+		if _, err := os.Stat(bin); err != nil {
+			missing = append(missing, "slapd not installed (Debian package slapd); `make test` installs it")
+		}
+	}
+	if len(missing) == 0 {
+		for _, f := range []string{
+			filepath.Join(ModuleDir, "back_mdb.la"),
+			filepath.Join(SchemaDir, "inetorgperson.schema"),
+		} {
+			if _, err := os.Stat(f); err != nil {
+				missing = append(missing, fmt.Sprintf("%s missing (Debian package slapd); `make test` installs it", f))
+			}
+		}
+	}
+	if len(missing) == 0 {
+		return bin
+	}
+	msg := strings.Join(missing, "; ")
+	if os.Getenv(RequireEnv) == "1" {
+		t.Fatalf("slapd not found: run `make test`, which installs Debian's slapd (%s)", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func slapdConf(dir string, cfg config, tlsFiles []string) string {
+	var b strings.Builder
+	for _, s := range []string{"core", "cosine", "inetorgperson"} {
+		fmt.Fprintf(&b, "include %s\n", filepath.Join(SchemaDir, s+".schema"))
+	}
+	fmt.Fprintf(&b, "pidfile %s\nargsfile %s\n", filepath.Join(dir, "slapd.pid"), filepath.Join(dir, "slapd.args"))
+	if len(tlsFiles) == 3 {
+		fmt.Fprintf(&b, "TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n",
+			tlsFiles[0], tlsFiles[1], tlsFiles[2])
+	}
+	fmt.Fprintf(&b, "modulepath %s\nmoduleload back_mdb\n", ModuleDir)
+	if cfg.memberOf {
+		b.WriteString("moduleload memberof\n")
+	}
+	// maxsize: mdb maps the whole file; a small map keeps many parallel
+	// servers cheap. dbnosync: durability is worthless here, speed is not.
+	fmt.Fprintf(&b, "database mdb\nmaxsize 16777216\ndbnosync\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s\n",
+		BaseDN, RootDN, RootPassword, filepath.Join(dir, "db"))
+	b.WriteString("index objectClass,uid,member eq\n")
+	if cfg.memberOf {
+		b.WriteString("overlay memberof\nmemberof-refint true\n")
+	}
+	for _, rule := range append(append([]string(nil), cfg.extraACL...), cfg.acl...) {
+		// slapd.conf continues a directive on lines that start with
+		// white space.
+		b.WriteString(strings.ReplaceAll(strings.TrimSpace(rule), "\n", "\n  "))
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+var errPortTaken = errors.New("port taken")
+
+// start runs slapd on s.port and waits until it answers a bind.
+func (s *Server) start() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		return nil
+	}
+	s.stderr = &syncBuffer{}
+	// -d none: stay in the foreground, as our child, printing only errors.
+	// No -u/-g: as root slapd simply keeps running as root, which is fine in
+	// a temporary directory.
+	urls := s.URL + "/"
+	if s.LDAPSURL != "" {
+		urls += " " + s.LDAPSURL + "/"
+	}
+	cmd := exec.Command(s.bin, "-f", s.conf, "-h", urls, "-d", "none")
+	cmd.Stdout = s.stderr
+	cmd.Stderr = s.stderr
+	cmd.SysProcAttr = childAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.bin, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(exited)
+	}()
+	s.cmd, s.exited = cmd, exited
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-exited:
+			s.cmd = nil
+			out := s.stderr.String()
+			if strings.Contains(out, "Address already in use") {
+				return fmt.Errorf("%w: %d or %d", errPortTaken, s.port, s.tlsPort)
+			}
+			return fmt.Errorf("slapd exited during start-up (%v); its output:\n%s", s.waitErr, out)
+		default:
+		}
+		if s.answers() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.stopLocked()
+			return fmt.Errorf("slapd did not answer on %s within %v; its output:\n%s", s.URL, startTimeout, s.stderr.String())
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+func (s *Server) answers() bool {
+	conn, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: time.Second}))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	conn.SetTimeout(time.Second)
+	return conn.Bind(s.RootDN, s.RootPassword) == nil
+}
+
+// Stop stops slapd (SIGTERM, then SIGKILL after a grace period), so tests can
+// see the directory go away. Its data stays for Restart. Stopping a stopped
+// server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+func (s *Server) stopLocked() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	// A paused slapd would not act on SIGTERM until continued.
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
+// Pause freezes slapd (SIGSTOP): the kernel still accepts connections but
+// nothing answers, as with a hung directory, for timeout tests. Resume
+// undoes it; Stop works on a paused server too.
+func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+
+// Resume lets a paused slapd run again.
+func (s *Server) Resume() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatalf("slapdtest: %v: slapd is not running", sig)
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("slapdtest: %v: %v", sig, err)
+	}
+}
+
+// Restart starts slapd again on the same port with the same data (stopping
+// it first if it runs), for tests that check recovery.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Stop()
+	// The port is free again at once (slapd sets SO_REUSEADDR), but allow a
+	// moment for a racing process to let go of it.
+	var err error
+	for range startTries {
+		if err = s.start(); !errors.Is(err, errPortTaken) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		s.t.Fatalf("slapdtest: restart: %v", err)
+	}
+}
+
+// Output returns what slapd printed since it was last started (errors only).
+func (s *Server) Output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+// Conn returns a connection bound as RootDN, which bypasses the ACLs, for
+// tests that change entries. It is closed when the test ends.
+func (s *Server) Conn(t testing.TB) *ldap.Conn {
+	t.Helper()
+	conn, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}))
+	if err != nil {
+		t.Fatalf("slapdtest: dial %s: %v", s.URL, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetTimeout(5 * time.Second)
+	if err := conn.Bind(s.RootDN, s.RootPassword); err != nil {
+		t.Fatalf("slapdtest: bind as %s: %v", s.RootDN, err)
+	}
+	return conn
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	_, port, err := net.SplitHostPort(l.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(port)
+}
+
+// syncBuffer collects slapd's output; exec copies into it from its own
+// goroutine while tests may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	if b == nil {
+		return ""
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
