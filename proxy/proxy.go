@@ -1,0 +1,233 @@
+// Package proxy puts otpgate in front of an app: requests with a valid
+// session are passed to the upstream with the user's identity in headers;
+// all others are sent to sign in.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/auth"
+)
+
+// Identity headers the app receives. Any header the client sent that an app
+// could read as one of these is removed first.
+const (
+	HeaderUser   = "Remote-User"
+	HeaderName   = "Remote-Name"
+	HeaderEmail  = "Remote-Email"
+	HeaderGroups = "Remote-Groups"
+)
+
+// identityHeaders are the lower-case names, with '-', of every header that
+// carries identity, for matching client headers however they are spelled.
+var identityHeaders = map[string]bool{
+	"remote-user": true, "remote-name": true, "remote-email": true, "remote-groups": true, "remote-auth-level": true,
+}
+
+// Config wires the gateway.
+type Config struct {
+	Upstream  *url.URL
+	Prefix    string       // otpgate's own path prefix, "/otpgate/"
+	Pages     http.Handler // serves everything under Prefix
+	SignInURL func(rd string) string
+	Sessions  *auth.Sessions
+	Log       *slog.Logger
+	// Transport reaches the upstream; nil means a copy of
+	// http.DefaultTransport that keeps enough idle connections.
+	Transport http.RoundTripper
+}
+
+// Gateway is the reverse-proxy handler.
+type Gateway struct {
+	cfg     Config
+	proxy   *httputil.ReverseProxy
+	cookies []string // otpgate's cookie names, kept from the upstream
+}
+
+type identityKey struct{}
+
+// New returns the Gateway.
+func New(cfg Config, cookieNames ...string) (*Gateway, error) {
+	if cfg.Upstream == nil || cfg.Upstream.Host == "" {
+		return nil, errors.New("upstream URL needs a host")
+	}
+	if cfg.Transport == nil {
+		cfg.Transport = NewTransport()
+	}
+	g := &Gateway{cfg: cfg, cookies: cookieNames}
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite:      g.rewrite,
+		Transport:    cfg.Transport,
+		ErrorHandler: g.upstreamError,
+		BufferPool:   newBufferPool(),
+	}
+	return g, nil
+}
+
+// NewTransport returns the upstream transport. http.DefaultTransport keeps
+// only 2 idle connections per host, so under load most requests would open
+// a new upstream connection.
+func NewTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	return t
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {
+		g.cfg.Pages.ServeHTTP(w, r)
+		return
+	}
+	if r.URL.Path+"/" == g.cfg.Prefix {
+		http.Redirect(w, r, g.cfg.Prefix+"signin", http.StatusSeeOther)
+		return
+	}
+	sess, err := g.cfg.Sessions.Load(r)
+	if err != nil || sess.Factors < 2 {
+		if err != auth.ErrNoSession {
+			// A cookie came but is forged, expired or one-factor: drop it.
+			g.cfg.Log.Debug("session refused", "path", r.URL.Path, "err", err, "factors", sess.Factors)
+			g.cfg.Sessions.Clear(w)
+		}
+		g.signIn(w, r)
+		return
+	}
+	if err := g.cfg.Sessions.Touch(w, sess); err != nil {
+		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
+	}
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess.User)))
+}
+
+// signIn sends a browser to the sign-in page (303) and tells other clients
+// 401, since a redirect to an HTML form helps no API client.
+func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
+	loc := g.cfg.SignInURL(r.URL.RequestURI())
+	if WantsHTML(r) {
+		http.Redirect(w, r, loc, http.StatusSeeOther)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, "Sign in first: %s\n", loc)
+}
+
+// WantsHTML reports whether r looks like a browser navigation.
+func WantsHTML(r *http.Request) bool {
+	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
+		return true
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(g.cfg.Upstream)
+	// X-Forwarded-* from the client were already dropped by ReverseProxy
+	// (Rewrite mode); these are set from the connection itself.
+	pr.SetXForwarded()
+	h := pr.Out.Header
+	for name := range h {
+		if identityHeaders[strings.ReplaceAll(strings.ToLower(name), "_", "-")] {
+			delete(h, name)
+		}
+	}
+	g.stripCookies(h)
+	if u, ok := pr.In.Context().Value(identityKey{}).(*auth.User); ok {
+		h[HeaderUser] = []string{u.Username}
+		if u.Name != "" {
+			h[HeaderName] = []string{u.Name}
+		}
+		if u.Email != "" {
+			h[HeaderEmail] = []string{u.Email}
+		}
+		if len(u.Groups) > 0 {
+			h[HeaderGroups] = []string{strings.Join(u.Groups, ",")}
+		}
+	}
+}
+
+// stripCookies keeps otpgate's own cookies from the app: it has no use for
+// them and should not be able to replay them.
+func (g *Gateway) stripCookies(h http.Header) {
+	values := h["Cookie"]
+	if len(values) == 0 {
+		return
+	}
+	found := false
+	for _, v := range values {
+		for _, name := range g.cookies {
+			if strings.Contains(v, name) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		return
+	}
+	var kept []string
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if !g.isOwnCookie(name) && strings.TrimSpace(part) != "" {
+				kept = append(kept, strings.TrimSpace(part))
+			}
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = []string{strings.Join(kept, "; ")}
+}
+
+func (g *Gateway) isOwnCookie(name string) bool {
+	for _, n := range g.cookies {
+		if name == n {
+			return true
+		}
+	}
+	return false
+}
+
+// upstreamError answers 502 or 504 when the app cannot be reached, with a
+// short id that links what the user sees to the log line.
+func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusBadGateway
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		status = http.StatusGatewayTimeout
+	}
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody is left to answer.
+		g.cfg.Log.Debug("client gone before upstream answered", "path", r.URL.Path)
+		return
+	}
+	id := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)
+	g.cfg.Log.Error("upstream error", "id", id, "path", r.URL.Path, "status", status, "err", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "The application behind otpgate is not answering. Please try again in a moment. (error %s)\n", id)
+}
+
+// bufferPool reuses the buffers responses are copied through; without one,
+// ReverseProxy allocates 32 KiB for every response.
+type bufferPool struct{ pool sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
+func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }

@@ -1,0 +1,390 @@
+package ui
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/sms"
+)
+
+// maxFormBytes bounds every form body; the largest legitimate one (username,
+// password, token, redirect) is well under it.
+const maxFormBytes = 16 << 10
+
+// Config wires the page handlers.
+type Config struct {
+	Prefix     string // path prefix, with leading and trailing slash: "/otpgate/"
+	Flow       *auth.Flow
+	Sessions   *auth.Sessions
+	Keys       *auth.Keys
+	Cookie     auth.CookieOptions
+	Log        *slog.Logger
+	ClientAddr func(*http.Request) string      // nil: the connection's address
+	Ready      func(ctx context.Context) error // nil: always ready
+}
+
+// Handler serves every path under the prefix.
+type Handler struct {
+	cfg     Config
+	pages   pages
+	csrf    *auth.Cookie[string]
+	pending *auth.Cookie[string]
+	mux     *http.ServeMux
+	root    http.Handler
+}
+
+// csrfLifetime bounds how long a sign-in form stays usable.
+const csrfLifetime = 12 * time.Hour
+
+// New returns the page handler.
+func New(cfg Config) (*Handler, error) {
+	if !strings.HasPrefix(cfg.Prefix, "/") || !strings.HasSuffix(cfg.Prefix, "/") {
+		return nil, fmt.Errorf("path prefix %q must start and end with /", cfg.Prefix)
+	}
+	if cfg.ClientAddr == nil {
+		cfg.ClientAddr = RemoteHost
+	}
+	p, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	csrf, err := auth.NewCookie[string](cfg.Keys, cfg.Cookie, "_csrf", csrfLifetime)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := auth.NewCookie[string](cfg.Keys, cfg.Cookie, "_pending", cfg.Flow.Config().CodeTTL)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, mux: http.NewServeMux()}
+	pre := cfg.Prefix
+	h.mux.Handle("GET "+pre+"static/", http.StripPrefix(pre, staticHandler()))
+	h.mux.Handle("GET "+pre+"signin", h.handle(h.signInPage))
+	h.mux.Handle("POST "+pre+"signin", h.handle(h.signIn))
+	h.mux.Handle("GET "+pre+"code", h.handle(h.codePage))
+	h.mux.Handle("POST "+pre+"code", h.handle(h.code))
+	h.mux.Handle("GET "+pre+"logout", h.handle(h.logoutPage))
+	h.mux.Handle("POST "+pre+"logout", h.handle(h.logout))
+	h.mux.HandleFunc("GET "+pre+"healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	h.mux.HandleFunc("GET "+pre+"readyz", h.ready)
+	h.mux.Handle(pre, h.handle(func(http.ResponseWriter, *http.Request) error {
+		return &pageError{status: http.StatusNotFound, title: "Page not found",
+			message: []string{"There is no such page."}, next: pre + "signin", nextLabel: "Go to sign-in"}
+	}))
+	// Browsers say where a form post came from; refuse cross-site posts
+	// before any handler runs, in addition to the per-form CSRF token.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(h.handle(func(http.ResponseWriter, *http.Request) error {
+		return &pageError{status: http.StatusForbidden, title: "Form sent from another site",
+			message: []string{"This form was sent from a different website, so otpgate did not accept it."},
+			next:    pre + "signin", nextLabel: "Go to sign-in", cause: errors.New("cross-origin form post refused")}
+	}))
+	h.root = cop.Handler(h.mux)
+	return h, nil
+}
+
+// ServeHTTP serves the pages. Cross-origin form posts are refused before
+// they reach a handler, as well as by the CSRF token each form carries.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.root.ServeHTTP(w, r)
+}
+
+// SignInURL is where a request without a session is sent, keeping rd.
+func (h *Handler) SignInURL(rd string) string {
+	return h.cfg.Prefix + "signin?rd=" + url.QueryEscape(rd)
+}
+
+// RemoteHost returns the host part of the connection's address.
+func RemoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// pageError is what a handler returns when the user must be told something
+// went wrong: a status and words for the user, and a cause for the log only.
+type pageError struct {
+	status    int
+	title     string
+	message   []string
+	next      string
+	nextLabel string
+	cause     error
+}
+
+func (e *pageError) Error() string {
+	if e.cause != nil {
+		return fmt.Sprintf("%s: %v", e.title, e.cause)
+	}
+	return e.title
+}
+
+// handle adapts a handler that returns an error, so that handlers stay
+// linear and users never see internal details.
+func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := fn(w, r)
+		if err == nil {
+			return
+		}
+		var pe *pageError
+		if !errors.As(err, &pe) {
+			pe = &pageError{status: http.StatusInternalServerError, title: "Something went wrong",
+				message: []string{"otpgate could not finish this request. Please try again in a moment."},
+				next:    h.cfg.Prefix + "signin", nextLabel: "Back to sign-in", cause: err}
+		}
+		if pe.cause != nil || pe.status >= 500 {
+			h.cfg.Log.Error("page error", "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r), "err", pe.cause)
+		}
+		h.pages.render(w, h.cfg.Log, pe.status, "message", view{Prefix: h.cfg.Prefix, Title: pe.title,
+			Paragraphs: pe.message, NextURL: pe.next, NextLabel: pe.nextLabel})
+	})
+}
+
+// csrfToken returns the browser's CSRF token, setting a new one when it has
+// none or its cookie no longer verifies.
+func (h *Handler) csrfToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	if tok, err := h.csrf.Read(r); err == nil && tok != "" {
+		return tok, nil
+	}
+	tok, err := auth.RandomToken()
+	if err != nil {
+		return "", err
+	}
+	return tok, h.csrf.Write(w, tok, csrfLifetime)
+}
+
+// parseForm reads a bounded form body and checks its CSRF token against the
+// cookie, in constant time.
+func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &pageError{status: http.StatusRequestEntityTooLarge, title: "Form too large",
+				message: []string{"What was sent is far larger than any sign-in form. Please go back and try again."},
+				next:    h.cfg.Prefix + "signin", nextLabel: "Back to sign-in"}
+		}
+		return &pageError{status: http.StatusBadRequest, title: "Form could not be read",
+			message: []string{"Please go back and try again."}, next: h.cfg.Prefix + "signin", nextLabel: "Back to sign-in", cause: err}
+	}
+	want, err := h.csrf.Read(r)
+	got := r.PostForm.Get("csrf")
+	if err != nil || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return &pageError{status: http.StatusForbidden, title: "This form has expired",
+			message: []string{"For your security, forms can only be sent from the page that showed them, and only for a while. Please try again."},
+			next:    h.cfg.Prefix + "signin?rd=" + url.QueryEscape(SafeRedirect(r.PostForm.Get("rd"))), nextLabel: "Back to sign-in",
+			cause: fmt.Errorf("csrf token missing or wrong (cookie: %v)", err)}
+	}
+	return nil
+}
+
+func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
+	rd := SafeRedirect(r.URL.Query().Get("rd"))
+	if _, err := h.cfg.Sessions.Load(r); err == nil {
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+		return nil
+	}
+	return h.renderSignIn(w, r, http.StatusOK, rd, "", "")
+}
+
+func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status int, rd, username, msg string) error {
+	tok, err := h.csrfToken(w, r)
+	if err != nil {
+		return err
+	}
+	h.pages.render(w, h.cfg.Log, status, "signin", view{Prefix: h.cfg.Prefix, Title: "Sign in", CSRF: tok,
+		Redirect: rd, Username: username, Error: msg})
+	return nil
+}
+
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
+		return err
+	}
+	rd := SafeRedirect(r.PostForm.Get("rd"))
+	username := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	if username == "" || password == "" {
+		return h.renderSignIn(w, r, http.StatusBadRequest, rd, username, "Enter your username and your password.")
+	}
+	p, err := h.cfg.Flow.Begin(r.Context(), username, password, h.cfg.ClientAddr(r), rd)
+	switch {
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		return h.renderSignIn(w, r, http.StatusUnauthorized, rd, username, "The username or password is not right. Please try again.")
+	case errors.Is(err, auth.ErrDirectoryUnavailable):
+		return &pageError{status: http.StatusServiceUnavailable, title: "Sign-in is unavailable",
+			message: []string{"otpgate cannot reach the user directory right now, so it cannot check your password.",
+				"Please try again in a minute. If this keeps happening, tell your IT support."},
+			next: h.SignInURL(rd), nextLabel: "Try again"}
+	case errors.Is(err, auth.ErrNoMobile):
+		return &pageError{status: http.StatusForbidden, title: "No mobile number on file",
+			message: []string{"Your password is right, but your account has no mobile number to send a sign-in code to.",
+				"Ask an administrator to add your mobile number to your account, then sign in again."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+	case errors.Is(err, auth.ErrCodeNotSent):
+		return &pageError{status: http.StatusServiceUnavailable, title: "The code could not be sent",
+			message: []string{"Your password is right, but the text message with your code could not be sent.",
+				"Please try again. If this keeps happening, tell your IT support."},
+			next: h.SignInURL(rd), nextLabel: "Try again"}
+	case err != nil:
+		return err
+	}
+	if err := h.pending.Write(w, p.ID, h.cfg.Flow.Config().CodeTTL); err != nil {
+		return err
+	}
+	http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
+	return nil
+}
+
+// loadPending returns the sign-in the browser's pending cookie names.
+func (h *Handler) loadPending(r *http.Request) (auth.Pending, error) {
+	id, err := h.pending.Read(r)
+	if err != nil || id == "" {
+		return auth.Pending{}, h.expired("")
+	}
+	p, err := h.cfg.Flow.Pending(r.Context(), id)
+	if errors.Is(err, auth.ErrSignInExpired) {
+		return auth.Pending{}, h.expired("")
+	}
+	return p, err
+}
+
+func (h *Handler) expired(rd string) *pageError {
+	return &pageError{status: http.StatusGone, title: "Sign-in expired",
+		message: []string{"This sign-in has expired or its code was already used. Codes are valid for " +
+			sms.HumanDuration(h.cfg.Flow.Config().CodeTTL) + " and only once.", "Please sign in again to get a new code."},
+		next: h.SignInURL(SafeRedirect(rd)), nextLabel: "Sign in again"}
+}
+
+func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.loadPending(r)
+	if err != nil {
+		return err
+	}
+	return h.renderCode(w, r, http.StatusOK, p, "")
+}
+
+func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, msg string) error {
+	tok, err := h.csrfToken(w, r)
+	if err != nil {
+		return err
+	}
+	cfg := h.cfg.Flow.Config()
+	h.pages.render(w, h.cfg.Log, status, "code", view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
+		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: sms.HumanDuration(cfg.CodeTTL),
+		InputMode: "numeric", Error: msg})
+	return nil
+}
+
+func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
+		return err
+	}
+	id, err := h.pending.Read(r)
+	if err != nil || id == "" {
+		return h.expired("")
+	}
+	p, err := h.cfg.Flow.Verify(r.Context(), id, r.PostForm.Get("code"), h.cfg.ClientAddr(r))
+	var wrong *auth.WrongCodeError
+	switch {
+	case errors.As(err, &wrong):
+		cur, lerr := h.loadPending(r)
+		if lerr != nil {
+			return lerr
+		}
+		return h.renderCode(w, r, http.StatusUnauthorized, cur, fmt.Sprintf("That code is not right. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")))
+	case errors.Is(err, auth.ErrTooManyAttempts):
+		h.pending.Clear(w)
+		return &pageError{status: http.StatusUnauthorized, title: "Too many wrong codes",
+			message: []string{"For your security this sign-in has ended. Please sign in again to get a new code."},
+			next:    h.SignInURL("/"), nextLabel: "Sign in again"}
+	case errors.Is(err, auth.ErrSignInExpired):
+		h.pending.Clear(w)
+		return h.expired("")
+	case err != nil:
+		return err
+	}
+	h.pending.Clear(w)
+	// A fresh session, never one the browser brought: no session fixation.
+	if _, err := h.cfg.Sessions.Issue(w, p.User, 2); err != nil {
+		return err
+	}
+	http.Redirect(w, r, SafeRedirect(p.Redirect), http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
+	tok, err := h.csrfToken(w, r)
+	if err != nil {
+		return err
+	}
+	v := view{Prefix: h.cfg.Prefix, Title: "Sign out", CSRF: tok}
+	if s, err := h.cfg.Sessions.Load(r); err == nil {
+		v.User = s.User.Username
+	} else {
+		v.Notice = "You are not signed in."
+	}
+	h.pages.render(w, h.cfg.Log, http.StatusOK, "logout", v)
+	return nil
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
+		return err
+	}
+	if s, err := h.cfg.Sessions.Load(r); err == nil {
+		h.cfg.Log.Info("signed out", "user", s.User.Username, "client", h.cfg.ClientAddr(r))
+	}
+	if id, err := h.pending.Read(r); err == nil {
+		h.cfg.Flow.Cancel(r.Context(), id)
+	}
+	h.cfg.Sessions.Clear(w)
+	h.pending.Clear(w)
+	h.pages.render(w, h.cfg.Log, http.StatusOK, "message", view{Prefix: h.cfg.Prefix, Title: "You are signed out",
+		Paragraphs: []string{"Close this window, or sign in again."}, NextURL: h.SignInURL("/"), NextLabel: "Sign in"})
+	return nil
+}
+
+func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if h.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		if err := h.cfg.Ready(ctx); err != nil {
+			h.cfg.Log.Warn("not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// CookieNames returns the names of every cookie otpgate sets, so the
+// reverse proxy can keep them from the app.
+func (h *Handler) CookieNames() []string {
+	return []string{h.cfg.Sessions.CookieName(), h.csrf.Name(), h.pending.Name()}
+}
