@@ -1,0 +1,51 @@
+# otpgate: `make test` installs what the integration tests need (Debian
+# packages, where missing) and runs every test; none may be skipped.
+
+GO       ?= go
+APT_PKGS := slapd ldap-utils
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: test test-deps unit vet fmt-check bench fuzz demo build
+
+test: test-deps fmt-check vet
+	REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
+
+# Installs the real servers the integration tests start: OpenLDAP's slapd.
+test-deps:
+	@missing=""; \
+	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
+	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) -E apt-get install -y -q --no-install-recommends $(APT_PKGS); \
+	fi
+
+unit:
+	$(GO) test -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Throughput through otpgate with a valid session against a bare
+# httputil.ReverseProxy to the same app, in the same run.
+bench:
+	$(GO) test -run='^$$' -bench=BenchmarkProxy -benchmem -benchtime=2s -count=6 ./proxy | tee bench.txt
+	@awk '/^BenchmarkProxy\/bare/ {bn++; bt+=$$3; ba+=$$7} \
+	      /^BenchmarkProxy\/otpgate/ {on++; ot+=$$3; oa+=$$7} \
+	      END { if (!bn || !on) { print "no benchmark results"; exit 1 } \
+	            printf "\nthroughput otpgate / bare reverse proxy: %.2f  (%.0f vs %.0f ns/request)\n", (bt/bn)/(ot/on), ot/on, bt/bn; \
+	            printf "allocations per authenticated request: %.0f (bare proxy: %.0f, otpgate adds %.0f)\n", oa/on, ba/bn, oa/on-ba/bn }' bench.txt
+
+fuzz:
+	$(GO) test ./ui -run='^$$' -fuzz=FuzzSafeRedirect -fuzztime=30s
+	$(GO) test ./sms -run='^$$' -fuzz=FuzzRenderPayload -fuzztime=30s
+
+demo:
+	$(GO) run . demo
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o otpgate .

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+const envPrefix = "OTPGATE"
+
+// Config is every setting, each read from an OTPGATE_ environment variable.
+// Field names are cased so that envconfig's split_words gives the variable
+// names operators use (LdapBindDN -> OTPGATE_LDAP_BIND_DN); split_words is
+// used rather than explicit names because those also read the unprefixed
+// variable, and Kubernetes injects many of those.
+type Config struct {
+	ListenAddr      string        `split_words:"true" default:":8080" desc:"address to listen on (host:port)"`
+	UpstreamURL     string        `split_words:"true" desc:"the app behind otpgate, e.g. http://127.0.0.1:3000 (required)"`
+	PathPrefix      string        `split_words:"true" default:"/otpgate/" desc:"path prefix reserved for otpgate's own pages"`
+	ShutdownTimeout time.Duration `split_words:"true" default:"15s" desc:"how long requests in flight may finish after SIGTERM"`
+	LogLevel        string        `split_words:"true" default:"info" desc:"debug, info, warn or error"`
+
+	LdapURL                string        `split_words:"true" desc:"directory URL, ldap://host:389 or ldaps://host:636 (required)"`
+	LdapStartTLS           bool          `split_words:"true" default:"false" desc:"upgrade an ldap:// connection with StartTLS"`
+	LdapCAFile             string        `split_words:"true" desc:"PEM file of CA certificates for the directory (default: system roots)"`
+	LdapBindDN             string        `split_words:"true" desc:"service account DN used to search for users (required)"`
+	LdapBindPassword       string        `split_words:"true" desc:"service account password (required; or LDAP_BIND_PASSWORD_FILE)"`
+	LdapBindPasswordFile   string        `split_words:"true" desc:"file holding the service account password"`
+	LdapBaseDN             string        `split_words:"true" desc:"where users are searched, e.g. ou=people,dc=example,dc=org (required)"`
+	LdapUserFilter         string        `split_words:"true" default:"(uid={username})" desc:"user search filter; {username} is replaced by the escaped name"`
+	LdapMobileAttribute    string        `split_words:"true" default:"mobile" desc:"attribute holding the mobile number (international form, +15550100006)"`
+	LdapNameAttribute      string        `split_words:"true" default:"cn" desc:"attribute holding the display name"`
+	LdapMailAttribute      string        `split_words:"true" default:"mail" desc:"attribute holding the e-mail address"`
+	LdapGroupAttribute     string        `split_words:"true" default:"memberOf" desc:"user attribute listing group DNs; empty to not read it"`
+	LdapGroupBaseDN        string        `split_words:"true" desc:"where groups are searched, for directories without memberOf"`
+	LdapGroupFilter        string        `split_words:"true" desc:"group search filter with {dn} and/or {username}, e.g. (member={dn})"`
+	LdapGroupNameAttribute string        `split_words:"true" default:"cn" desc:"group attribute used as the group's name"`
+	LdapTimeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
+
+	SmsProvider     string        `split_words:"true" default:"console" desc:"console, http or twilio"`
+	SmsMessage      string        `split_words:"true" default:"Your sign-in code is {code}. It expires in {ttl}." desc:"text of the message; {code} and {ttl} are replaced"`
+	SmsTimeout      time.Duration `split_words:"true" default:"10s" desc:"longest wait for the SMS provider"`
+	SmsURL          string        `split_words:"true" desc:"http provider: gateway URL; $ctx.num and $ctx.msg are replaced"`
+	SmsMethod       string        `split_words:"true" default:"POST" desc:"http provider: GET, POST or PUT"`
+	SmsHeaders      string        `split_words:"true" desc:"http provider: headers, one 'Name: value' per line"`
+	SmsHeadersFile  string        `split_words:"true" desc:"file holding SMS_HEADERS (they often carry credentials)"`
+	SmsPayload      string        `split_words:"true" desc:"http provider: body template with $ctx.num and $ctx.msg"`
+	SmsSuccessCodes string        `split_words:"true" desc:"http provider: status codes meaning sent, e.g. 200,201 (default: any 2xx)"`
+
+	TwilioAccountSID          string `split_words:"true" desc:"twilio provider: account SID (AC...)"`
+	TwilioAuthToken           string `split_words:"true" desc:"twilio provider: auth token (or TWILIO_AUTH_TOKEN_FILE)"`
+	TwilioAuthTokenFile       string `split_words:"true" desc:"file holding the Twilio auth token"`
+	TwilioFrom                string `split_words:"true" desc:"twilio provider: sender number, or use TWILIO_MESSAGING_SERVICE_SID"`
+	TwilioMessagingServiceSID string `split_words:"true" desc:"twilio provider: messaging service SID (MG...)"`
+	TwilioApiURL              string `split_words:"true" default:"https://api.twilio.com" desc:"twilio provider: API base URL"`
+
+	OtpLength      int           `split_words:"true" default:"6" desc:"digits in a code, 6 to 10"`
+	OtpTTL         time.Duration `split_words:"true" default:"5m" desc:"how long a code is valid, at most 10m"`
+	OtpMaxAttempts int           `split_words:"true" default:"3" desc:"wrong codes allowed before the sign-in starts over"`
+
+	CookieSecret     string        `split_words:"true" desc:"comma-separated base64 secrets of 32+ bytes; the first signs, all verify (required; or COOKIE_SECRET_FILE)"`
+	CookieSecretFile string        `split_words:"true" desc:"file holding COOKIE_SECRET"`
+	CookieSecure     bool          `split_words:"true" default:"true" desc:"send cookies over HTTPS only; false only for plain-HTTP testing"`
+	CookieName       string        `split_words:"true" default:"otpgate" desc:"session cookie name (prefixed __Host- when secure)"`
+	SessionLifetime  time.Duration `split_words:"true" default:"12h" desc:"a session ends this long after sign-in"`
+	SessionIdle      time.Duration `split_words:"true" default:"1h" desc:"a session ends after this long unused"`
+}
+
+// secretFiles pairs each secret with the variable naming a file that may
+// hold it instead (Kubernetes mounts secrets as files).
+func (c *Config) secretFiles() []struct {
+	name, fileName string
+	value, file    *string
+} {
+	return []struct {
+		name, fileName string
+		value, file    *string
+	}{
+		{"LDAP_BIND_PASSWORD", "LDAP_BIND_PASSWORD_FILE", &c.LdapBindPassword, &c.LdapBindPasswordFile},
+		{"SMS_HEADERS", "SMS_HEADERS_FILE", &c.SmsHeaders, &c.SmsHeadersFile},
+		{"TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN_FILE", &c.TwilioAuthToken, &c.TwilioAuthTokenFile},
+		{"COOKIE_SECRET", "COOKIE_SECRET_FILE", &c.CookieSecret, &c.CookieSecretFile},
+	}
+}
+
+// problem is one configuration error, always naming its variable.
+func problem(name, format string, args ...any) error {
+	return fmt.Errorf("%s_%s: %s", envPrefix, name, fmt.Sprintf(format, args...))
+}
+
+// loadConfig reads the environment. Unlike envconfig.Process alone, it
+// reports every unreadable value and every unknown OTPGATE_ variable at
+// once, instead of stopping at the first.
+func loadConfig(environ []string) (Config, error) {
+	var c Config
+	var problems []error
+	// envconfig stops at the first value it cannot parse; unset that one
+	// and go on, so the operator sees every problem in one run.
+	restore := map[string]string{}
+	defer func() {
+		for k, v := range restore {
+			os.Setenv(k, v)
+		}
+	}()
+	for {
+		err := envconfig.Process(envPrefix, &c)
+		var pe *envconfig.ParseError
+		if !errors.As(err, &pe) {
+			if err != nil {
+				problems = append(problems, err)
+			}
+			break
+		}
+		problems = append(problems, fmt.Errorf("%s: %q is not a valid %s", pe.KeyName, pe.Value, typeHint(pe.TypeName)))
+		restore[pe.KeyName] = pe.Value
+		os.Unsetenv(pe.KeyName)
+	}
+	problems = append(problems, unknownVariables(environ)...)
+	for _, s := range c.secretFiles() {
+		switch {
+		case *s.file == "":
+		case *s.value != "":
+			problems = append(problems, problem(s.name, "set both %s_%s and %s_%s; set only one", envPrefix, s.name, envPrefix, s.fileName))
+		default:
+			b, err := os.ReadFile(*s.file)
+			if err != nil {
+				problems = append(problems, problem(s.fileName, "cannot read: %v", err))
+				continue
+			}
+			*s.value = strings.TrimRight(string(b), "\r\n")
+		}
+	}
+	return c, errors.Join(problems...)
+}
+
+func typeHint(typeName string) string {
+	switch typeName {
+	case "Duration", "time.Duration":
+		return "duration (like 30s, 5m, 12h)"
+	case "bool":
+		return "boolean (true or false)"
+	case "int", "int64":
+		return "whole number"
+	}
+	return typeName
+}
+
+// knownVariables returns every OTPGATE_ variable name the Config reads.
+func knownVariables() []string {
+	var b strings.Builder
+	_ = envconfig.Usagef(envPrefix, &Config{}, &b, "{{range .}}{{usage_key .}}\n{{end}}")
+	return strings.Fields(b.String())
+}
+
+// unknownVariables catches misspelled settings, which would otherwise be
+// silently ignored and leave a default in force.
+func unknownVariables(environ []string) []error {
+	known := map[string]bool{}
+	names := knownVariables()
+	for _, k := range names {
+		known[k] = true
+	}
+	var problems []error
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, envPrefix+"_") || known[k] {
+			continue
+		}
+		msg := fmt.Sprintf("%s: not a known variable", k)
+		if near := nearest(k, names); near != "" {
+			msg += "; did you mean " + near + "?"
+		}
+		problems = append(problems, errors.New(msg))
+	}
+	sort.Slice(problems, func(i, j int) bool { return problems[i].Error() < problems[j].Error() })
+	return problems
+}
+
+// nearest returns the known name within a small edit distance of k.
+func nearest(k string, names []string) string {
+	best, bestD := "", 4
+	for _, n := range names {
+		if d := editDistance(k, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+var (
+	prefixPattern     = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/$`)
+	cookieNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// check validates the values that need no other part of otpgate; the
+// parts (directory, SMS provider) check their own settings in assemble.
+func (c *Config) check(needUpstream bool) []error {
+	var p []error
+	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
+		p = append(p, problem("LISTEN_ADDR", "%q is not host:port (like :8080 or 127.0.0.1:8080)", c.ListenAddr))
+	}
+	if needUpstream {
+		if c.UpstreamURL == "" {
+			p = append(p, problem("UPSTREAM_URL", "required: the app's URL, like http://127.0.0.1:3000"))
+		} else if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, problem("UPSTREAM_URL", "%q is not an http:// or https:// URL with a host", c.UpstreamURL))
+		}
+	}
+	if !prefixPattern.MatchString(c.PathPrefix) {
+		p = append(p, problem("PATH_PREFIX", "%q must be a path that starts and ends with /, like /otpgate/", c.PathPrefix))
+	}
+	if c.ShutdownTimeout < 0 {
+		p = append(p, problem("SHUTDOWN_TIMEOUT", "must not be negative"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		p = append(p, problem("LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.LdapURL == "" {
+		p = append(p, problem("LDAP_URL", "required: like ldaps://ldap.example.org:636"))
+	}
+	if c.LdapBindDN == "" {
+		p = append(p, problem("LDAP_BIND_DN", "required: the service account that searches for users"))
+	}
+	if c.LdapBindPassword == "" {
+		p = append(p, problem("LDAP_BIND_PASSWORD", "required (or LDAP_BIND_PASSWORD_FILE): an empty password would be an unauthenticated bind"))
+	}
+	if c.LdapTimeout <= 0 {
+		p = append(p, problem("LDAP_TIMEOUT", "must be positive, like 5s"))
+	}
+	if c.LdapCAFile != "" {
+		if _, err := c.ldapTLS(); err != nil {
+			p = append(p, problem("LDAP_CA_FILE", "%v", err))
+		}
+	}
+	if !strings.Contains(c.SmsMessage, "{code}") {
+		p = append(p, problem("SMS_MESSAGE", "must contain {code}"))
+	}
+	if c.SmsTimeout <= 0 || c.SmsTimeout > time.Minute {
+		p = append(p, problem("SMS_TIMEOUT", "%v: want between 1s and 1m", c.SmsTimeout))
+	}
+	if c.OtpLength < 6 || c.OtpLength > 10 {
+		p = append(p, problem("OTP_LENGTH", "%d: want 6 to 10", c.OtpLength))
+	}
+	if c.OtpTTL < 30*time.Second || c.OtpTTL > 10*time.Minute {
+		p = append(p, problem("OTP_TTL", "%v: want between 30s and 10m (NIST SP 800-63B's ceiling)", c.OtpTTL))
+	}
+	if c.OtpMaxAttempts < 1 || c.OtpMaxAttempts > 10 {
+		p = append(p, problem("OTP_MAX_ATTEMPTS", "%d: want 1 to 10", c.OtpMaxAttempts))
+	}
+	if _, err := c.cookieSecrets(); err != nil {
+		p = append(p, problem("COOKIE_SECRET", "%v", err))
+	}
+	if !cookieNamePattern.MatchString(c.CookieName) {
+		p = append(p, problem("COOKIE_NAME", "%q: use 1 to 64 letters, digits, - or _", c.CookieName))
+	}
+	if c.SessionLifetime <= 0 {
+		p = append(p, problem("SESSION_LIFETIME", "must be positive, like 12h"))
+	}
+	if c.SessionIdle <= 0 || (c.SessionLifetime > 0 && c.SessionIdle > c.SessionLifetime) {
+		p = append(p, problem("SESSION_IDLE", "%v: must be positive and at most SESSION_LIFETIME (%v)", c.SessionIdle, c.SessionLifetime))
+	}
+	return p
+}
+
+// cookieSecrets decodes COOKIE_SECRET.
+func (c *Config) cookieSecrets() ([][]byte, error) {
+	if strings.TrimSpace(c.CookieSecret) == "" {
+		return nil, errors.New("required (or COOKIE_SECRET_FILE): make one with `openssl rand -base64 32`")
+	}
+	var out [][]byte
+	for i, s := range strings.Split(c.CookieSecret, ",") {
+		s = strings.TrimSpace(s)
+		b, err := decodeBase64(s)
+		if err != nil {
+			return nil, fmt.Errorf("secret %d is not base64: make one with `openssl rand -base64 32`", i+1)
+		}
+		if len(b) < 32 {
+			return nil, fmt.Errorf("secret %d is %d bytes, want at least 32: make one with `openssl rand -base64 32`", i+1, len(b))
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+// ldapTLS returns the TLS settings for the directory, or nil for system roots.
+func (c *Config) ldapTLS() (*tls.Config, error) {
+	if c.LdapCAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(c.LdapCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", c.LdapCAFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// printUsage lists every variable with its default and meaning.
+func printUsage(w *tabwriter.Writer) error {
+	return envconfig.Usagef(envPrefix, &Config{}, w,
+		"VARIABLE\tDEFAULT\tMEANING\n{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// setEnv sets OTPGATE_ variables for one test and returns the environment
+// as the process would see it.
+func setEnv(t *testing.T, vars map[string]string) []string {
+	t.Helper()
+	for k, v := range vars {
+		t.Setenv(k, v)
+	}
+	return os.Environ()
+}
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"OTPGATE_UPSTREAM_URL":       "http://127.0.0.1:3000",
+		"OTPGATE_LDAP_URL":           "ldap://127.0.0.1:389",
+		"OTPGATE_LDAP_BIND_DN":       "cn=otpgate,ou=services,dc=example,dc=org",
+		"OTPGATE_LDAP_BIND_PASSWORD": "service-secret",
+		"OTPGATE_LDAP_BASE_DN":       "ou=people,dc=example,dc=org",
+		"OTPGATE_COOKIE_SECRET":      testSecret(1),
+	}
+}
+
+func TestValidConfigAssembles(t *testing.T) {
+	environ := setEnv(t, validEnv())
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	if _, err := assemble(cfg, discardLogger(), &bytes.Buffer{}, nil); err != nil {
+		t.Fatalf("assemble: %v", err)
+	}
+	if cfg.ListenAddr != ":8080" || cfg.PathPrefix != "/otpgate/" || cfg.OtpLength != 6 || !cfg.CookieSecure || cfg.LdapUserFilter != "(uid={username})" {
+		t.Fatalf("defaults not applied: %+v", cfg)
+	}
+}
+
+// Every problem is reported in one run, each naming its variable.
+func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
+	env := validEnv()
+	env["OTPGATE_OTP_TTL"] = "five minutes"
+	env["OTPGATE_COOKIE_SECURE"] = "maybe"
+	env["OTPGATE_OTP_LENGTH"] = "six"
+	env["OTPGATE_UPSTREAM_URL"] = "ftp://files"
+	env["OTPGATE_COOKIE_SECRET"] = "c2hvcnQ="
+	env["OTPGATE_LDAP_ULR"] = "ldap://typo"
+	env["OTPGATE_LDAP_USER_FILTER"] = "(uid=fixed)"
+	env["OTPGATE_SMS_PROVIDER"] = "carrier-pigeon"
+	env["OTPGATE_SESSION_IDLE"] = "24h"
+	delete(env, "OTPGATE_LDAP_BIND_PASSWORD")
+	environ := setEnv(t, env)
+
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), nil, environ, &stdout, &stderr); code != exitConfig {
+		t.Fatalf("run exit status %d, want %d; stderr:\n%s", code, exitConfig, stderr.String())
+	}
+	out := stderr.String()
+	for _, want := range []string{
+		"OTPGATE_OTP_TTL", "OTPGATE_COOKIE_SECURE", "OTPGATE_OTP_LENGTH", "OTPGATE_UPSTREAM_URL",
+		"OTPGATE_COOKIE_SECRET", "OTPGATE_LDAP_ULR: not a known variable; did you mean OTPGATE_LDAP_URL?",
+		"OTPGATE_LDAP_USER_FILTER", "OTPGATE_SMS_PROVIDER", "OTPGATE_SESSION_IDLE", "OTPGATE_LDAP_BIND_PASSWORD",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, out)
+		}
+	}
+	if os.Getenv("OTPGATE_OTP_TTL") != "five minutes" {
+		t.Error("loadConfig left the environment changed")
+	}
+}
+
+func TestHTTPProviderProblemsNameTheirVariables(t *testing.T) {
+	env := validEnv()
+	env["OTPGATE_SMS_PROVIDER"] = "http"
+	env["OTPGATE_SMS_URL"] = "not a url"
+	env["OTPGATE_SMS_METHOD"] = "DELETE"
+	environ := setEnv(t, env)
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = assemble(cfg, discardLogger(), &bytes.Buffer{}, nil)
+	for _, want := range []string{"OTPGATE_SMS_URL", "OTPGATE_SMS_METHOD"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("assemble error %v: want it to name %s", err, want)
+		}
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "secret")
+	if err := os.WriteFile(file, []byte(testSecret(3)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := validEnv()
+	delete(env, "OTPGATE_COOKIE_SECRET")
+	env["OTPGATE_COOKIE_SECRET_FILE"] = file
+	cfg, err := loadConfig(setEnv(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.CookieSecret != testSecret(3) {
+		t.Fatalf("COOKIE_SECRET from file = %q, want %q (trailing newline dropped)", cfg.CookieSecret, testSecret(3))
+	}
+
+	env["OTPGATE_COOKIE_SECRET"] = testSecret(4)
+	_, err = loadConfig(setEnv(t, env))
+	if err == nil || !strings.Contains(err.Error(), "set only one") {
+		t.Fatalf("both COOKIE_SECRET and COOKIE_SECRET_FILE: error %v, want 'set only one'", err)
+	}
+
+	env = validEnv()
+	env["OTPGATE_LDAP_BIND_PASSWORD_FILE"] = filepath.Join(dir, "missing")
+	delete(env, "OTPGATE_LDAP_BIND_PASSWORD")
+	os.Unsetenv("OTPGATE_LDAP_BIND_PASSWORD")
+	os.Unsetenv("OTPGATE_COOKIE_SECRET_FILE")
+	_, err = loadConfig(setEnv(t, env))
+	if err == nil || !strings.Contains(err.Error(), "OTPGATE_LDAP_BIND_PASSWORD_FILE: cannot read") {
+		t.Fatalf("unreadable secret file: error %v, want it named", err)
+	}
+}
+
+func TestHelpListsEveryVariable(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"-help"}, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("-help exit status %d", code)
+	}
+	for _, name := range knownVariables() {
+		if !strings.Contains(stdout.String(), name) {
+			t.Errorf("-help does not list %s", name)
+		}
+	}
+}
+
+// The README's configuration table and the binary must agree exactly, so
+// operators never read of a variable that does not exist or miss one.
+func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("(?m)^\\| `(OTPGATE_[A-Z0-9_]+)`").FindAllStringSubmatch(string(readme), -1)
+	var documented []string
+	for _, r := range rows {
+		documented = append(documented, r[1])
+	}
+	known := knownVariables()
+	slices.Sort(documented)
+	slices.Sort(known)
+	for _, k := range known {
+		if !slices.Contains(documented, k) {
+			t.Errorf("README table lacks %s", k)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(known, d) {
+			t.Errorf("README table documents %s, which otpgate does not read", d)
+		}
+	}
+}
+
+func TestVariableNames(t *testing.T) {
+	// Operators and examples depend on these exact names.
+	for _, name := range []string{
+		"OTPGATE_LISTEN_ADDR", "OTPGATE_UPSTREAM_URL", "OTPGATE_PATH_PREFIX", "OTPGATE_LDAP_URL", "OTPGATE_LDAP_START_TLS",
+		"OTPGATE_LDAP_CA_FILE", "OTPGATE_LDAP_BIND_DN", "OTPGATE_LDAP_BIND_PASSWORD", "OTPGATE_LDAP_BASE_DN",
+		"OTPGATE_LDAP_USER_FILTER", "OTPGATE_LDAP_MOBILE_ATTRIBUTE", "OTPGATE_LDAP_TIMEOUT", "OTPGATE_SMS_PROVIDER",
+		"OTPGATE_SMS_URL", "OTPGATE_SMS_METHOD", "OTPGATE_SMS_HEADERS", "OTPGATE_SMS_PAYLOAD", "OTPGATE_SMS_SUCCESS_CODES",
+		"OTPGATE_SMS_MESSAGE", "OTPGATE_SMS_TIMEOUT", "OTPGATE_TWILIO_ACCOUNT_SID", "OTPGATE_TWILIO_AUTH_TOKEN",
+		"OTPGATE_TWILIO_FROM", "OTPGATE_TWILIO_MESSAGING_SERVICE_SID", "OTPGATE_TWILIO_API_URL", "OTPGATE_OTP_LENGTH",
+		"OTPGATE_OTP_TTL", "OTPGATE_OTP_MAX_ATTEMPTS", "OTPGATE_COOKIE_SECRET", "OTPGATE_COOKIE_SECURE",
+		"OTPGATE_COOKIE_NAME", "OTPGATE_SESSION_LIFETIME", "OTPGATE_SESSION_IDLE", "OTPGATE_COOKIE_SECRET_FILE",
+		"OTPGATE_LDAP_BIND_PASSWORD_FILE", "OTPGATE_TWILIO_AUTH_TOKEN_FILE",
+	} {
+		if !slices.Contains(knownVariables(), name) {
+			t.Errorf("otpgate does not read %s", name)
+		}
+	}
+}

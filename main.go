@@ -1,0 +1,327 @@
+// Command otpgate puts a second factor (a one-time code by SMS) in front of
+// web apps that cannot do multi-factor sign-in, for users in LDAP or Active
+// Directory. This file reads the configuration and wires the parts.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/proxy"
+	"github.com/otpgate/otpgate/sms"
+	"github.com/otpgate/otpgate/ui"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit statuses: 2 means the configuration is wrong.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitConfig = 2
+)
+
+// run is otpgate's whole life: it serves until ctx ends (SIGTERM), then
+// drains, and returns the exit status.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	mode := "serve"
+	if len(args) > 0 {
+		mode = args[0]
+	}
+	switch mode {
+	case "serve", "demo":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, "Usage: otpgate [demo]\n\notpgate is configured with environment variables:")
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		_ = printUsage(tw)
+		_ = tw.Flush()
+		fmt.Fprintln(stdout, "\nThe secrets (LDAP_BIND_PASSWORD, SMS_HEADERS, TWILIO_AUTH_TOKEN, COOKIE_SECRET) may instead be\nread from a file named by the same variable plus _FILE.")
+		fmt.Fprintln(stdout, "`otpgate demo` runs everything locally with an embedded directory and codes printed here.")
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate -help`\n", mode)
+		return exitConfig
+	}
+
+	cfg, loadErr := loadConfig(environ)
+	log := newLogger(stderr, cfg.LogLevel)
+
+	var demoEnv *demoEnvironment
+	if mode == "demo" {
+		if loadErr != nil {
+			fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(loadErr))
+			return exitConfig
+		}
+		var err error
+		if demoEnv, err = startDemo(ctx, &cfg, environ, log); err != nil {
+			fmt.Fprintf(stderr, "otpgate demo: %v\n", err)
+			return exitFailed
+		}
+		defer demoEnv.Close()
+	}
+	// Assemble even when some values did not parse, so that every problem
+	// is reported in this one run.
+	a, err := assemble(cfg, log, stdout, time.Now)
+	if err := errors.Join(loadErr, err); err != nil {
+		fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(err))
+		return exitConfig
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "otpgate: OTPGATE_LISTEN_ADDR: %v\n", err)
+		return exitFailed
+	}
+	if demoEnv != nil {
+		demoEnv.PrintWelcome(stdout, ln.Addr())
+	} else if !cfg.CookieSecure {
+		log.Warn("OTPGATE_COOKIE_SECURE=false: session cookies are sent over plain HTTP; use this only for local testing")
+	}
+	if err := serve(ctx, ln, a.handler, cfg.ShutdownTimeout, log); err != nil {
+		log.Error("server stopped", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func indent(err error) string {
+	var b []byte
+	for _, line := range splitLines(err.Error()) {
+		b = append(b, "  - "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	return string(b[:max(0, len(b)-1)])
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// newLogger logs JSON, or text when a person is watching a terminal.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// failureFloor is the least time a refused password takes, so that an
+// unknown username (refused before any bind) is not answered faster than a
+// wrong password.
+const failureFloor = 300 * time.Millisecond
+
+// app is otpgate wired from its configuration.
+type app struct {
+	handler http.Handler
+}
+
+// assemble builds every part from cfg, gathering every problem (the
+// configuration's and each part's own checks) into one error.
+// now is the clock, injectable so tests can expire codes and sessions.
+func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
+	problems := cfg.check(true)
+
+	tlsConfig, _ := cfg.ldapTLS()
+	dir, err := auth.NewLDAP(auth.LDAPConfig{
+		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
+		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
+		UserFilter: cfg.LdapUserFilter, MobileAttribute: cfg.LdapMobileAttribute,
+		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
+		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
+		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
+		Timeout: cfg.LdapTimeout,
+	})
+	problems = append(problems, renameFields(err, ldapFieldVars)...)
+
+	sender, senderProblems := newSender(cfg, log, stdout)
+	problems = append(problems, senderProblems...)
+
+	secrets, _ := cfg.cookieSecrets()
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+
+	keys, err := auth.NewKeys(secrets)
+	if err != nil {
+		return nil, problem("COOKIE_SECRET", "%v", err)
+	}
+	codes, err := auth.NewCodeMaker(cfg.OtpLength, auth.DigitAlphabet, keys.CodeKey())
+	if err != nil {
+		return nil, problem("OTP_LENGTH", "%v", err)
+	}
+	store := auth.NewMemoryStore(now)
+	flow := auth.NewFlow(dir, sender, store, codes, auth.FlowConfig{
+		CodeTTL: cfg.OtpTTL, MaxAttempts: cfg.OtpMaxAttempts, Message: cfg.SmsMessage,
+		MaskVisible: 4, FailureFloor: failureFloor, SendTimeout: cfg.SmsTimeout,
+	}, log, now)
+	cookie := auth.CookieOptions{Name: cfg.CookieName, Secure: cfg.CookieSecure}
+	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.SessionLifetime, Idle: cfg.SessionIdle}, now)
+	if err != nil {
+		return nil, problem("SESSION_LIFETIME", "%v", err)
+	}
+	pages, err := ui.New(ui.Config{
+		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
+		Ready: func(ctx context.Context) error {
+			if err := dir.Ping(ctx); err != nil {
+				return fmt.Errorf("directory: %w", err)
+			}
+			return store.Ping(ctx)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	upstream, _ := url.Parse(cfg.UpstreamURL)
+	gw, err := proxy.New(proxy.Config{
+		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
+		Sessions: sessions, Log: log,
+	}, pages.CookieNames()...)
+	if err != nil {
+		return nil, problem("UPSTREAM_URL", "%v", err)
+	}
+	return &app{handler: gw}, nil
+}
+
+var ldapFieldVars = map[string]string{
+	"URL": "LDAP_URL", "StartTLS": "LDAP_START_TLS", "TLSConfig": "LDAP_CA_FILE", "BindDN": "LDAP_BIND_DN",
+	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
+	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
+	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
+	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
+	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",
+}
+
+var smsHTTPFieldVars = map[string]string{
+	"URL": "SMS_URL", "Method": "SMS_METHOD", "Headers": "SMS_HEADERS", "Payload": "SMS_PAYLOAD",
+	"SuccessCodes": "SMS_SUCCESS_CODES",
+}
+
+var twilioFieldVars = map[string]string{
+	"AccountSID": "TWILIO_ACCOUNT_SID", "AuthToken": "TWILIO_AUTH_TOKEN", "From": "TWILIO_FROM",
+	"MessagingServiceSID": "TWILIO_MESSAGING_SERVICE_SID", "APIURL": "TWILIO_API_URL",
+}
+
+// renameFields turns a part's joined field errors into errors naming the
+// operator's variables.
+func renameFields(err error, vars map[string]string) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		field, text := "", ""
+		var se *sms.ConfigError
+		var le *auth.LDAPConfigError
+		switch {
+		case errors.As(e, &se):
+			field, text = se.Field, se.Problem
+		case errors.As(e, &le):
+			field, text = le.Field, le.Problem
+		}
+		if name, ok := vars[field]; ok {
+			out = append(out, problem(name, "%s", text))
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// newSender builds the configured SMS provider.
+func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
+	client := &http.Client{Timeout: cfg.SmsTimeout}
+	switch cfg.SmsProvider {
+	case "console":
+		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err == nil && !isLoopback(host) {
+			log.Warn("OTPGATE_SMS_PROVIDER=console prints codes to standard output and delivers nothing; " +
+				"do not use it on a non-loopback address (" + cfg.ListenAddr + ") outside development")
+		}
+		return sms.NewConsole(stdout), nil
+	case "http":
+		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.SmsURL, Method: cfg.SmsMethod, Headers: cfg.SmsHeaders,
+			Payload: cfg.SmsPayload, SuccessCodes: cfg.SmsSuccessCodes}, client)
+		if err != nil {
+			return nil, renameFields(err, smsHTTPFieldVars)
+		}
+		return s, nil
+	case "twilio":
+		s, err := sms.NewTwilio(sms.TwilioConfig{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
+			From: cfg.TwilioFrom, MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioApiURL}, client)
+		if err != nil {
+			return nil, renameFields(err, twilioFieldVars)
+		}
+		return s, nil
+	}
+	return nil, []error{problem("SMS_PROVIDER", "%q: want console, http or twilio", cfg.SmsProvider)}
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serve runs the server until ctx ends, then lets requests in flight
+// finish within the shutdown timeout.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, log *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("otpgate listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
