@@ -40,6 +40,7 @@ type Config struct {
 	LdapBindPasswordFile   string        `split_words:"true" desc:"file holding the service account password"`
 	LdapBaseDN             string        `split_words:"true" desc:"where users are searched, e.g. ou=people,dc=example,dc=org (required)"`
 	LdapUserFilter         string        `split_words:"true" default:"(uid={username})" desc:"user search filter; {username} is replaced by the escaped name"`
+	LdapUsernameAttribute  string        `split_words:"true" default:"uid" desc:"attribute holding the canonical username passed to apps (AD: sAMAccountName)"`
 	LdapMobileAttribute    string        `split_words:"true" default:"mobile" desc:"attribute holding the mobile number (international form, +15550100006)"`
 	LdapNameAttribute      string        `split_words:"true" default:"cn" desc:"attribute holding the display name"`
 	LdapMailAttribute      string        `split_words:"true" default:"mail" desc:"attribute holding the e-mail address"`

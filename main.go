@@ -155,7 +155,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
 		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
 		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
-		UserFilter: cfg.LdapUserFilter, MobileAttribute: cfg.LdapMobileAttribute,
+		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, MobileAttribute: cfg.LdapMobileAttribute,
 		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
 		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
 		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
@@ -215,7 +215,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 var ldapFieldVars = map[string]string{
 	"URL": "LDAP_URL", "StartTLS": "LDAP_START_TLS", "TLSConfig": "LDAP_CA_FILE", "BindDN": "LDAP_BIND_DN",
 	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
-	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
+	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
 	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
 	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
 	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",

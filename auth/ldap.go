@@ -31,6 +31,10 @@ type LDAPConfig struct {
 	UserFilter string
 	// Attributes read from the user entry; defaults "mobile", "cn", "mail".
 	MobileAttribute, NameAttribute, MailAttribute string
+	// UsernameAttribute holds the canonical username (default "uid"; AD:
+	// "sAMAccountName"). Apps receive it as the user's identity, so that
+	// "ALICE" and "alice" sign in as the same user.
+	UsernameAttribute string
 	// GroupAttribute names the user attribute that lists group DNs, e.g.
 	// "memberOf"; empty: not read.
 	GroupAttribute string
@@ -164,6 +168,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		def   string
 	}{
 		{"MobileAttribute", &d.cfg.MobileAttribute, "mobile"},
+		{"UsernameAttribute", &d.cfg.UsernameAttribute, "uid"},
 		{"NameAttribute", &d.cfg.NameAttribute, "cn"},
 		{"MailAttribute", &d.cfg.MailAttribute, "mail"},
 		{"GroupNameAttribute", &d.cfg.GroupNameAttribute, "cn"},
@@ -187,7 +192,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	for _, a := range []string{d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute} {
+	for _, a := range []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute} {
 		if a != "" && !slices.ContainsFunc(d.attrs, func(b string) bool { return strings.EqualFold(a, b) }) {
 			d.attrs = append(d.attrs, a)
 		}
@@ -230,8 +235,12 @@ func (d *LDAP) Authenticate(ctx context.Context, username, password string) (Use
 		return User{}, fmt.Errorf("%w: ldap search %q: %d entries match", ErrInvalidCredentials, filter, len(res.Entries))
 	}
 	entry := res.Entries[0]
+	canonical := entry.GetEqualFoldAttributeValue(d.cfg.UsernameAttribute)
+	if canonical == "" {
+		canonical = username
+	}
 	user := User{
-		Username: username,
+		Username: canonical,
 		DN:       entry.DN,
 		Name:     entry.GetEqualFoldAttributeValue(d.cfg.NameAttribute),
 		Email:    entry.GetEqualFoldAttributeValue(d.cfg.MailAttribute),

@@ -109,6 +109,7 @@ func TestLDAPAuthenticate(t *testing.T) {
 		{name: "alice", username: "alice", password: alice.Password, want: seeded(alice)},
 		{name: "bob has no mobile", username: "bob", password: slapdtest.Bob.Password, want: seeded(slapdtest.Bob)},
 		{name: "carol has no groups", username: "carol", password: slapdtest.Carol.Password, want: seeded(slapdtest.Carol)},
+		{name: "username case follows the directory", username: "ALICE", password: alice.Password, want: seeded(alice)},
 		{name: "mobile is trimmed", username: "dave", password: "dave-secret-1",
 			want: User{Username: "dave", DN: "uid=dave," + slapdtest.PeopleDN, Name: "Dave", Mobile: "+15550100007"}},
 		{name: "wrong password", username: "alice", password: "alice-secret-2", wantErr: ErrInvalidCredentials},
