@@ -67,9 +67,32 @@ type Config struct {
 	TwilioMessagingServiceSID string `split_words:"true" desc:"twilio provider: messaging service SID (MG...)"`
 	TwilioApiURL              string `split_words:"true" default:"https://api.twilio.com" desc:"twilio provider: API base URL"`
 
-	OtpLength      int           `split_words:"true" default:"6" desc:"digits in a code, 6 to 10"`
-	OtpTTL         time.Duration `split_words:"true" default:"5m" desc:"how long a code is valid, at most 10m"`
-	OtpMaxAttempts int           `split_words:"true" default:"3" desc:"wrong codes allowed before the sign-in starts over"`
+	PublicURL     string `split_words:"true" desc:"otpgate's public URL, e.g. https://auth.example.com; gives {host} in the SMS"`
+	DefaultRegion string `split_words:"true" desc:"ISO country (e.g. GB) for directory numbers written without a country code"`
+
+	OtpLength          int           `split_words:"true" default:"6" desc:"characters in a code, 4 to 10 (below 6 only with a warning)"`
+	OtpAlphanumeric    bool          `split_words:"true" default:"false" desc:"codes of unambiguous capital letters and digits instead of digits only"`
+	OtpTTL             time.Duration `split_words:"true" default:"5m" desc:"how long a code is valid, at most 10m"`
+	OtpMaxAttempts     int           `split_words:"true" default:"3" desc:"wrong codes allowed before the sign-in starts over"`
+	OtpRetry           bool          `split_words:"true" default:"true" desc:"after a wrong code the user may try again (up to OTP_MAX_ATTEMPTS); false: one wrong code ends the sign-in"`
+	OtpResend          bool          `split_words:"true" default:"true" desc:"offer a 'send a new code' button"`
+	OtpResendCooldown  time.Duration `split_words:"true" default:"30s" desc:"least time between two codes of one sign-in"`
+	OtpMaxSends        int           `split_words:"true" default:"3" desc:"codes sent per sign-in at most, the first included"`
+	OtpMandatory       bool          `split_words:"true" default:"true" desc:"refuse users with no mobile number; false: they sign in with the password alone"`
+	OtpEnableAttribute string        `split_words:"true" desc:"user attribute that turns the code off for a user when FALSE (empty: not used)"`
+	OtpExemptGroups    []string      `split_words:"true" desc:"comma-separated groups that sign in with the password alone"`
+	OtpRequiredGroups  []string      `split_words:"true" desc:"comma-separated groups that always need a code (overrides the rest)"`
+	MaskVisibleDigits  int           `split_words:"true" default:"4" desc:"trailing digits of the mobile number shown on pages and in logs, 0 to 4"`
+	SmsOriginBound     bool          `split_words:"true" default:"false" desc:"end the SMS with '@host #code' so phones offer autofill only on PUBLIC_URL's host"`
+
+	LockoutMaxFailures int           `split_words:"true" default:"5" desc:"wrong passwords or codes that lock a user (0: no lockout)"`
+	LockoutWindow      time.Duration `split_words:"true" default:"15m" desc:"failures count within this window"`
+	LockoutDuration    time.Duration `split_words:"true" default:"15m" desc:"how long a locked user stays locked"`
+
+	SmsLimitPerNumber   int      `split_words:"true" default:"10" desc:"codes per destination number, and per user, an hour (0: no limit)"`
+	SmsLimitPerIP       int      `split_words:"true" default:"20" desc:"codes per client address an hour (0: no limit)"`
+	SmsLimitGlobal      int      `split_words:"true" default:"1000" desc:"codes in all an hour (0: no limit)"`
+	SmsAllowedCountries []string `split_words:"true" desc:"comma-separated ISO countries codes may be sent to, e.g. US,CA,GB (empty: any)"`
 
 	CookieSecret     string        `split_words:"true" desc:"comma-separated base64 secrets of 32+ bytes; the first signs, all verify (required; or COOKIE_SECRET_FILE)"`
 	CookieSecretFile string        `split_words:"true" desc:"file holding COOKIE_SECRET"`
@@ -223,6 +246,7 @@ func editDistance(a, b string) int {
 var (
 	prefixPattern     = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/$`)
 	cookieNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	regionPattern     = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
 // check validates the values that need no other part of otpgate; the
@@ -273,8 +297,44 @@ func (c *Config) check(needUpstream bool) []error {
 	if c.SmsTimeout <= 0 || c.SmsTimeout > time.Minute {
 		p = append(p, problem("SMS_TIMEOUT", "%v: want between 1s and 1m", c.SmsTimeout))
 	}
-	if c.OtpLength < 6 || c.OtpLength > 10 {
-		p = append(p, problem("OTP_LENGTH", "%d: want 6 to 10", c.OtpLength))
+	if c.OtpLength < 4 || c.OtpLength > 10 {
+		p = append(p, problem("OTP_LENGTH", "%d: want 4 to 10", c.OtpLength))
+	}
+	if c.OtpMaxSends < 1 || c.OtpMaxSends > 10 {
+		p = append(p, problem("OTP_MAX_SENDS", "%d: want 1 to 10", c.OtpMaxSends))
+	}
+	if c.OtpResendCooldown < 0 || c.OtpResendCooldown > 10*time.Minute {
+		p = append(p, problem("OTP_RESEND_COOLDOWN", "%v: want 0 to 10m", c.OtpResendCooldown))
+	}
+	if c.MaskVisibleDigits < 0 || c.MaskVisibleDigits > 4 {
+		p = append(p, problem("MASK_VISIBLE_DIGITS", "%d: want 0 to 4, so a number is never shown whole", c.MaskVisibleDigits))
+	}
+	if c.LockoutMaxFailures < 0 {
+		p = append(p, problem("LOCKOUT_MAX_FAILURES", "must not be negative (0 turns lockout off)"))
+	}
+	if c.LockoutMaxFailures > 0 && (c.LockoutWindow <= 0 || c.LockoutDuration <= 0) {
+		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) and LOCKOUT_DURATION (%v) must be positive when lockout is on", c.LockoutWindow, c.LockoutDuration))
+	}
+	for name, v := range map[string]int{"SMS_LIMIT_PER_NUMBER": c.SmsLimitPerNumber, "SMS_LIMIT_PER_IP": c.SmsLimitPerIP, "SMS_LIMIT_GLOBAL": c.SmsLimitGlobal} {
+		if v < 0 {
+			p = append(p, problem(name, "must not be negative (0 turns the limit off)"))
+		}
+	}
+	for _, cc := range c.SmsAllowedCountries {
+		if !regionPattern.MatchString(strings.TrimSpace(cc)) {
+			p = append(p, problem("SMS_ALLOWED_COUNTRIES", "%q is not an ISO 3166 country code like US or GB", cc))
+		}
+	}
+	if c.DefaultRegion != "" && !regionPattern.MatchString(c.DefaultRegion) {
+		p = append(p, problem("DEFAULT_REGION", "%q is not an ISO 3166 country code like US or GB", c.DefaultRegion))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, problem("PUBLIC_URL", "%q is not an http:// or https:// URL with a host", c.PublicURL))
+		}
+	}
+	if c.PublicURL == "" && (c.SmsOriginBound || strings.Contains(c.SmsMessage, "{host}")) {
+		p = append(p, problem("PUBLIC_URL", "required when SMS_ORIGIN_BOUND=true or SMS_MESSAGE uses {host}"))
 	}
 	if c.OtpTTL < 30*time.Second || c.OtpTTL > 10*time.Minute {
 		p = append(p, problem("OTP_TTL", "%v: want between 30s and 10m (NIST SP 800-63B's ceiling)", c.OtpTTL))
@@ -324,6 +384,15 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("not base64")
+}
+
+// publicHost is the host of PUBLIC_URL, or "".
+func (c *Config) publicHost() string {
+	u, err := url.Parse(c.PublicURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }
 
 // ldapTLS returns the TLS settings for the directory, or nil for system roots.

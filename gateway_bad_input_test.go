@@ -394,6 +394,10 @@ func TestPagesSendSecurityHeaders(t *testing.T) {
 			t.Errorf("%s = %q, want %q", k, got, v)
 		}
 	}
+	css := e.browser().get("/otpgate/static/style.css")
+	if css.status != http.StatusOK || !strings.HasPrefix(css.header.Get("Content-Type"), "text/css") || !strings.Contains(css.body, ".card") {
+		t.Errorf("stylesheet: %d %q, want 200 text/css", css.status, css.header.Get("Content-Type"))
+	}
 	if strings.Contains(r.body, "<script") || strings.Contains(r.body, "style=") {
 		t.Error("sign-in page has a script or inline style")
 	}

@@ -13,6 +13,7 @@ import (
 	"html"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -102,7 +103,7 @@ func (g *smsGateway) sent() []smsMessage {
 	return slices.Clone(g.messages)
 }
 
-var codeInMessage = regexp.MustCompile(`code is (\d{6})\.`)
+var codeInMessage = regexp.MustCompile(`code is ([0-9A-Z]{4,10})\b`)
 
 // lastCode returns the code of the last message, checking it went to want.
 func (g *smsGateway) lastCode(to string) string {
@@ -208,7 +209,13 @@ func baseConfig(dir *slapdtest.Server, smsURL, appURL string) Config {
 
 func startEnv(t *testing.T, edit ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: slapdtest.Start(t), sms: newSMSGateway(t), clock: &testClock{}, logs: &syncBuffer{}}
+	return startEnvWithDirectory(t, nil, edit...)
+}
+
+// startEnvWithDirectory is startEnv with options for the directory.
+func startEnvWithDirectory(t *testing.T, dirOpts []slapdtest.Option, edit ...func(*Config)) *env {
+	t.Helper()
+	e := &env{t: t, dir: slapdtest.Start(t, dirOpts...), sms: newSMSGateway(t), clock: &testClock{}, logs: &syncBuffer{}}
 	e.app = httptest.NewServer(echoApp())
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, e.app.URL)
@@ -238,11 +245,22 @@ type browser struct {
 	client *http.Client
 }
 
-func (e *env) browser() *browser {
+func (e *env) browser() *browser { return e.browserFrom("") }
+
+// browserFrom is a browser whose connections come from the loopback
+// address ip (127.0.0.0/8 is all loopback on Linux), to act as many
+// clients; "" uses the default.
+func (e *env) browserFrom(ip string) *browser {
 	jar, _ := cookiejar.New(nil)
 	c := new(http.Client)
 	*c = *e.gw.Client() // a copy: each browser has its own jar
 	c.Jar = jar
+	if ip != "" {
+		tr := e.gw.Client().Transport.(*http.Transport).Clone()
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		tr.DialContext = dialer.DialContext
+		c.Transport = tr
+	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &browser{t: e.t, e: e, client: c}
 }

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -155,7 +156,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
 		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
 		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
-		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, MobileAttribute: cfg.LdapMobileAttribute,
+		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, OTPEnableAttribute: cfg.OtpEnableAttribute, MobileAttribute: cfg.LdapMobileAttribute,
 		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
 		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
 		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
@@ -175,15 +176,30 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("COOKIE_SECRET", "%v", err)
 	}
-	codes, err := auth.NewCodeMaker(cfg.OtpLength, auth.DigitAlphabet, keys.CodeKey())
+	alphabet := auth.DigitAlphabet
+	if cfg.OtpAlphanumeric {
+		alphabet = auth.AlphanumericAlphabet
+	}
+	codes, err := auth.NewCodeMaker(cfg.OtpLength, alphabet, keys.CodeKey())
 	if err != nil {
 		return nil, problem("OTP_LENGTH", "%v", err)
 	}
 	store := auth.NewMemoryStore(now)
 	flow := auth.NewFlow(dir, sender, store, codes, auth.FlowConfig{
-		CodeTTL: cfg.OtpTTL, MaxAttempts: cfg.OtpMaxAttempts, Message: cfg.SmsMessage,
-		MaskVisible: 4, FailureFloor: failureFloor, SendTimeout: cfg.SmsTimeout,
+		CodeTTL: cfg.OtpTTL, MaxAttempts: cfg.OtpMaxAttempts, Retry: cfg.OtpRetry,
+		Resend: cfg.OtpResend, ResendCooldown: cfg.OtpResendCooldown, MaxSends: cfg.OtpMaxSends,
+		Message: cfg.SmsMessage, Host: cfg.publicHost(), OriginBound: cfg.SmsOriginBound,
+		MaskVisible: cfg.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SmsTimeout,
+		DefaultRegion: cfg.DefaultRegion,
+		Policy: auth.Policy{Mandatory: cfg.OtpMandatory, ExemptGroups: trimAll(cfg.OtpExemptGroups),
+			RequiredGroups: trimAll(cfg.OtpRequiredGroups)},
+		Lockout: auth.Lockout{MaxFailures: cfg.LockoutMaxFailures, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration},
+		Limits: auth.Limits{PerNumber: cfg.SmsLimitPerNumber, PerIP: cfg.SmsLimitPerIP, Global: cfg.SmsLimitGlobal,
+			AllowedCountries: trimAll(cfg.SmsAllowedCountries)},
 	}, log, now)
+	if cfg.OtpLength < 6 {
+		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
+	}
 	cookie := auth.CookieOptions{Name: cfg.CookieName, Secure: cfg.CookieSecure}
 	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.SessionLifetime, Idle: cfg.SessionIdle}, now)
 	if err != nil {
@@ -215,7 +231,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 var ldapFieldVars = map[string]string{
 	"URL": "LDAP_URL", "StartTLS": "LDAP_START_TLS", "TLSConfig": "LDAP_CA_FILE", "BindDN": "LDAP_BIND_DN",
 	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
-	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
+	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "OTPEnableAttribute": "OTP_ENABLE_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
 	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
 	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
 	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",
@@ -287,6 +303,16 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []er
 		return s, nil
 	}
 	return nil, []error{problem("SMS_PROVIDER", "%q: want console, http or twilio", cfg.SmsProvider)}
+}
+
+func trimAll(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func isLoopback(host string) bool {

@@ -106,27 +106,3 @@ func TestNewCodeMakerRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
-
-func TestNormalizeMobile(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"+15550100006", "+15550100006", true},
-		{" +1 (555) 010-0006 ", "+15550100006", true},
-		{"+44 7700.900123", "+447700900123", true},
-		{"15550100006", "", false},
-		{"+0123456789", "", false},
-		{"+1555", "", false},
-		{"+1555010000612345678", "", false},
-		{"+1555x0100006", "", false},
-		{"", "", false},
-		{"1+5550100006", "", false},
-	}
-	for _, tt := range tests {
-		got, ok := NormalizeMobile(tt.in)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("NormalizeMobile(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}

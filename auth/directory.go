@@ -16,6 +16,9 @@ type User struct {
 	Email    string   `json:"e,omitempty"`
 	Mobile   string   `json:"m,omitempty"`
 	Groups   []string `json:"g,omitempty"`
+	// SecondFactorOff is set when the directory says this user signs in
+	// without a code (the enable attribute is FALSE).
+	SecondFactorOff bool `json:"-"`
 }
 
 // Directory checks a username and password and returns the user's attributes.

@@ -35,6 +35,10 @@ type LDAPConfig struct {
 	// "sAMAccountName"). Apps receive it as the user's identity, so that
 	// "ALICE" and "alice" sign in as the same user.
 	UsernameAttribute string
+	// OTPEnableAttribute, when set, names a user attribute whose value
+	// FALSE (as LDAP writes booleans) turns the second factor off for that
+	// user; any other value or none leaves it on.
+	OTPEnableAttribute string
 	// GroupAttribute names the user attribute that lists group DNs, e.g.
 	// "memberOf"; empty: not read.
 	GroupAttribute string
@@ -44,6 +48,12 @@ type LDAPConfig struct {
 	// DN) and {username}, e.g. "(member={dn})".
 	GroupBaseDN, GroupFilter string
 	GroupNameAttribute       string // default "cn"
+
+	// BackupCodesAttribute is a multi-valued attribute of the user entry
+	// that holds the hashes of the user's unused backup codes, e.g.
+	// BackupCodeAttribute from BackupCodeSchema; empty: no backup codes.
+	// The service account must be allowed to read and write it.
+	BackupCodesAttribute string
 
 	Timeout time.Duration // dial, and each request; default 5s
 }
@@ -173,12 +183,26 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		{"MailAttribute", &d.cfg.MailAttribute, "mail"},
 		{"GroupNameAttribute", &d.cfg.GroupNameAttribute, "cn"},
 		{"GroupAttribute", &d.cfg.GroupAttribute, ""},
+		{"BackupCodesAttribute", &d.cfg.BackupCodesAttribute, ""},
+		{"OTPEnableAttribute", &d.cfg.OTPEnableAttribute, ""},
 	} {
 		if *a.value == "" {
 			*a.value = a.def
 		}
 		if *a.value != "" && !attributeRE.MatchString(*a.value) {
 			bad(a.field, "%q is not an attribute name", *a.value)
+		}
+	}
+
+	// Saving backup codes replaces every value of the attribute, so it
+	// must not be one that holds anything else.
+	if bc := d.cfg.BackupCodesAttribute; bc != "" {
+		for _, other := range []string{"objectClass", "userPassword", d.cfg.UsernameAttribute, d.cfg.MobileAttribute,
+			d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.GroupAttribute} {
+			if strings.EqualFold(bc, other) {
+				bad("BackupCodesAttribute", "%q holds other data, which saving backup codes would overwrite", bc)
+				break
+			}
 		}
 	}
 
@@ -192,7 +216,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	for _, a := range []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute} {
+	for _, a := range []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute, d.cfg.OTPEnableAttribute} {
 		if a != "" && !slices.ContainsFunc(d.attrs, func(b string) bool { return strings.EqualFold(a, b) }) {
 			d.attrs = append(d.attrs, a)
 		}
@@ -215,10 +239,8 @@ func (d *LDAP) Authenticate(ctx context.Context, username, password string) (Use
 	}
 	defer closeConn()
 
-	if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
-		// The service account being refused is the operator's problem,
-		// not the user's: never report it as a wrong password.
-		return User{}, d.unavailable(ctx, fmt.Sprintf("ldap bind as service account %q", d.cfg.BindDN), err)
+	if err := d.bindService(ctx, conn); err != nil {
+		return User{}, err
 	}
 
 	filter := substitute(d.cfg.UserFilter, username, "")
@@ -249,6 +271,11 @@ func (d *LDAP) Authenticate(ctx context.Context, username, password string) (Use
 	if d.cfg.GroupAttribute != "" {
 		user.Groups = groupNamesFromDNs(entry.GetEqualFoldAttributeValues(d.cfg.GroupAttribute))
 	}
+	if d.cfg.OTPEnableAttribute != "" {
+		// Only an explicit FALSE turns the code off: a missing or garbled
+		// value keeps the second factor (fail closed).
+		user.SecondFactorOff = strings.EqualFold(strings.TrimSpace(entry.GetEqualFoldAttributeValue(d.cfg.OTPEnableAttribute)), "FALSE")
+	}
 	// Groups are searched while still bound as the service account: the
 	// user may not be allowed to read them.
 	if d.cfg.GroupFilter != "" {
@@ -267,11 +294,8 @@ func (d *LDAP) Authenticate(ctx context.Context, username, password string) (Use
 	slices.Sort(user.Groups)
 	user.Groups = slices.Compact(user.Groups)
 
-	if err := conn.Bind(entry.DN, password); err != nil {
-		if ctx.Err() == nil && isCredentialRefusal(err) {
-			return User{}, fmt.Errorf("%w: ldap bind as %q: %v", ErrInvalidCredentials, entry.DN, err)
-		}
-		return User{}, d.unavailable(ctx, fmt.Sprintf("ldap bind as %q", entry.DN), err)
+	if err := d.bindUser(ctx, conn, entry.DN, password); err != nil {
+		return User{}, err
 	}
 	return user, nil
 }
@@ -284,8 +308,27 @@ func (d *LDAP) Ping(ctx context.Context) error {
 		return err
 	}
 	defer closeConn()
+	return d.bindService(ctx, conn)
+}
+
+// bindService binds conn as the service account. Its being refused is the
+// operator's problem, not the user's: never report it as a wrong password.
+func (d *LDAP) bindService(ctx context.Context, conn *ldap.Conn) error {
 	if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
 		return d.unavailable(ctx, fmt.Sprintf("ldap bind as service account %q", d.cfg.BindDN), err)
+	}
+	return nil
+}
+
+// bindUser binds conn as the user's entry with their password. A refusal
+// for the user's reasons is ErrInvalidCredentials; the error holds the
+// directory's answer, never the password.
+func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password string) error {
+	if err := conn.Bind(dn, password); err != nil {
+		if ctx.Err() == nil && isCredentialRefusal(err) {
+			return fmt.Errorf("%w: ldap bind as %q: %v", ErrInvalidCredentials, dn, err)
+		}
+		return d.unavailable(ctx, fmt.Sprintf("ldap bind as %q", dn), err)
 	}
 	return nil
 }
@@ -346,6 +389,27 @@ func (d *LDAP) unavailable(ctx context.Context, op string, err error) error {
 		err = cerr
 	}
 	return fmt.Errorf("%w: %s: %w", ErrDirectoryUnavailable, op, err)
+}
+
+// refusedOrUnavailable wraps the error of a request the directory may have
+// answered: as ErrDirectoryRefused when it did, and said no for a reason
+// that trying again will not change (access rights, schema, a missing
+// entry, a read-only replica), so that the user is sent to an
+// administrator; as ErrDirectoryUnavailable when it did not answer, or
+// was busy.
+func (d *LDAP) refusedOrUnavailable(ctx context.Context, op string, err error) error {
+	var le *ldap.Error
+	if ctx.Err() != nil || !errors.As(err, &le) || le.ResultCode >= ldap.ErrorNetwork {
+		// go-ldap's own codes (200 and up) are client-side: the
+		// connection failed or timed out.
+		return d.unavailable(ctx, op, err)
+	}
+	switch le.ResultCode {
+	case ldap.LDAPResultBusy, ldap.LDAPResultUnavailable, ldap.LDAPResultTimeLimitExceeded,
+		ldap.LDAPResultAdminLimitExceeded, ldap.LDAPResultOther:
+		return d.unavailable(ctx, op, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrDirectoryRefused, op, err)
 }
 
 // checkCredentialShape refuses, without asking the directory, what cannot

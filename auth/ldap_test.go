@@ -374,6 +374,18 @@ func TestNewLDAPConfigErrors(t *testing.T) {
 		}, []string{"UserFilter", "GroupFilter"}},
 		{"group base without filter", func(c *LDAPConfig) { c.GroupBaseDN = "dc=example,dc=org" }, []string{"GroupFilter"}},
 		{"StartTLS on ldaps", func(c *LDAPConfig) { c.StartTLS = true }, []string{"StartTLS"}},
+		{"backup codes", func(c *LDAPConfig) { c.BackupCodesAttribute = "otpgateBackupCode" }, nil},
+		{"backup codes in description;x-otpgate", func(c *LDAPConfig) { c.BackupCodesAttribute = "description;x-otpgate" }, nil},
+		{"backup codes attribute not a name", func(c *LDAPConfig) { c.BackupCodesAttribute = "backup codes" },
+			[]string{"BackupCodesAttribute"}},
+		// Saving codes would replace every value of these.
+		{"backup codes in the mobile attribute", func(c *LDAPConfig) { c.BackupCodesAttribute = "Mobile" },
+			[]string{"BackupCodesAttribute"}},
+		{"backup codes in userPassword", func(c *LDAPConfig) { c.BackupCodesAttribute = "userPassword" },
+			[]string{"BackupCodesAttribute"}},
+		{"backup codes in the group attribute", func(c *LDAPConfig) {
+			c.GroupAttribute, c.BackupCodesAttribute = "memberOf", "memberof"
+		}, []string{"BackupCodesAttribute"}},
 		{"URL with a path", func(c *LDAPConfig) { c.URL = "ldap://h/dc=example,dc=org" }, []string{"URL"}},
 		{"URL without host", func(c *LDAPConfig) { c.URL = "ldap:///" }, []string{"URL"}},
 	} {

@@ -80,7 +80,7 @@ func (s *Sessions) Load(r *http.Request) (Session, error) {
 	}
 	now := s.now().Unix()
 	switch {
-	case sess.User.Username == "" || sess.ID == "":
+	case sess.User.Username == "" || sess.ID == "" || sess.Factors < 1:
 		return Session{}, fmt.Errorf("%w: incomplete session", ErrNoSession)
 	case now >= sess.AuthTime+int64(s.cfg.Lifetime/time.Second):
 		return Session{}, fmt.Errorf("%w: signed in at %s, lifetime %v", ErrSessionExpired, time.Unix(sess.AuthTime, 0).UTC().Format(time.RFC3339), s.cfg.Lifetime)

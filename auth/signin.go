@@ -20,17 +20,27 @@ var (
 	ErrWrongCode       = errors.New("wrong code")
 	ErrTooManyAttempts = errors.New("too many wrong codes")
 	ErrSignInExpired   = errors.New("sign-in expired or already used")
+	ErrResendDisabled  = errors.New("sending a new code is turned off")
 )
 
 // FlowConfig sets the rules of the second factor.
 type FlowConfig struct {
-	CodeTTL       time.Duration // how long a code is valid
-	MaxAttempts   int           // wrong codes allowed before the sign-in starts over
-	Message       string        // SMS text with {code} and {ttl}
-	MaskVisible   int           // trailing digits of the number shown to users and logs
-	FailureFloor  time.Duration // least time a failed password check takes
-	SendTimeout   time.Duration // bound on one SMS send
-	MaxPendingAge time.Duration // defaults to CodeTTL
+	CodeTTL        time.Duration // how long a code is valid
+	MaxAttempts    int           // wrong codes allowed before the sign-in starts over
+	Retry          bool          // false: one wrong code ends the sign-in
+	Resend         bool          // the user may ask for a new code
+	ResendCooldown time.Duration // least time between two codes of one sign-in
+	MaxSends       int           // codes per sign-in, the first included
+	Message        string        // SMS text with {code}, {ttl} and {host}
+	Host           string        // the public host, for {host} and the origin-bound line
+	OriginBound    bool          // end the SMS with "@host #code" so phones autofill only there
+	MaskVisible    int           // trailing digits of the number shown to users and logs
+	FailureFloor   time.Duration // least time a failed password check takes
+	SendTimeout    time.Duration // bound on one SMS send
+	DefaultRegion  string        // region for directory numbers without a country code
+	Policy         Policy
+	Lockout        Lockout
+	Limits         Limits
 }
 
 // Pending is a sign-in that passed the password and waits for its code.
@@ -41,10 +51,21 @@ type Pending struct {
 	CodeHash string `json:"ch"`
 	Redirect string `json:"rd"`
 	Created  int64  `json:"c"`
+	SentAt   int64  `json:"sa"` // unix seconds the current code was sent
+	Sends    int    `json:"s"`  // codes sent for this sign-in
 }
 
 // MaskedMobile is the destination as it may be shown.
 func (p Pending) MaskedMobile(visible int) string { return sms.MaskNumber(p.User.Mobile, visible) }
+
+// Result is the outcome of a right password: either a code was sent and
+// Pending waits for it, or no code is needed and the user is signed in.
+type Result struct {
+	Pending  Pending
+	SignedIn bool
+	User     User
+	Factors  int
+}
 
 // Flow runs the two-step sign-in: password against the Directory, then a
 // one-time code sent by SMS and checked against the Store.
@@ -64,8 +85,8 @@ func NewFlow(dir Directory, sender sms.Sender, store Store, codes *CodeMaker, cf
 	if now == nil {
 		now = time.Now
 	}
-	if cfg.MaxPendingAge == 0 {
-		cfg.MaxPendingAge = cfg.CodeTTL
+	if !cfg.Resend || cfg.MaxSends < 1 {
+		cfg.MaxSends = 1
 	}
 	return &Flow{dir: dir, sender: sender, store: store, codes: codes, cfg: cfg, log: log, now: now, floor: newTimingFloor(cfg.FailureFloor)}
 }
@@ -73,63 +94,182 @@ func NewFlow(dir Directory, sender sms.Sender, store Store, codes *CodeMaker, cf
 // Config returns the flow's settings, for pages that explain them.
 func (f *Flow) Config() FlowConfig { return f.cfg }
 
+// Alphanumeric reports whether codes contain letters.
+func (f *Flow) Alphanumeric() bool { return f.codes.alphabet != DigitAlphabet }
+
 func pendingKey(id string) string  { return "pending:" + id }
 func attemptsKey(id string) string { return "attempts:" + id }
+func sendsKey(id string) string    { return "sends:" + id }
+func cooldownKey(id string) string { return "cooldown:" + id }
+func usedKey(id string) string     { return "used:" + id }
 
-// Begin checks the password and, when it is right, sends a code and
-// returns the pending sign-in. No code is sent before the password is right.
-func (f *Flow) Begin(ctx context.Context, username, password, client, redirect string) (Pending, error) {
+// Lifetime bounds how long anything about one sign-in is kept: every code
+// it may be sent, each valid for CodeTTL.
+func (f *Flow) Lifetime() time.Duration { return f.lifetime() }
+
+func (f *Flow) lifetime() time.Duration {
+	return f.cfg.CodeTTL*time.Duration(f.cfg.MaxSends) + f.cfg.ResendCooldown*time.Duration(f.cfg.MaxSends)
+}
+
+// Begin checks the password and then either sends a code (Result.Pending)
+// or, where policy lets the user sign in without one, says so. No code is
+// sent before the password is right.
+func (f *Flow) Begin(ctx context.Context, username, password, client, redirect string) (Result, error) {
 	start := time.Now()
 	log := f.log.With("user", username, "client", client)
+	if err := f.locked(ctx, username); err != nil {
+		log.Info("sign-in: refused, user locked out")
+		return Result{}, err
+	}
 	user, err := f.dir.Authenticate(ctx, username, password)
 	switch {
 	case errors.Is(err, ErrInvalidCredentials):
 		log.Info("sign-in: password failed", "cause", err)
+		lockErr := f.failed(ctx, username)
 		f.floor.wait(ctx, start)
-		return Pending{}, ErrInvalidCredentials
+		if lockErr != nil {
+			return Result{}, lockErr
+		}
+		return Result{}, ErrInvalidCredentials
 	case err != nil:
 		log.Error("sign-in: directory error", "err", err)
-		return Pending{}, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
+		return Result{}, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
 	}
 	f.floor.succeeded(time.Since(start))
 	log = f.log.With("user", user.Username, "client", client)
 	log.Info("sign-in: password ok")
 
-	mobile, ok := NormalizeMobile(user.Mobile)
-	if !ok {
-		if user.Mobile == "" {
-			log.Warn("sign-in: refused, no mobile number in the directory")
-		} else {
-			log.Warn("sign-in: refused, mobile number in the directory is not in international form", "mobile", sms.MaskNumber(user.Mobile, f.cfg.MaskVisible))
-		}
-		return Pending{}, ErrNoMobile
+	if need, why := f.cfg.Policy.needsCode(user); !need {
+		log.Info("sign-in: signed in with one factor", "reason", why)
+		f.succeeded(ctx, username)
+		return Result{SignedIn: true, User: user, Factors: 1}, nil
 	}
-	user.Mobile = mobile
+	mobile, err := ParseMobile(user.Mobile, f.cfg.DefaultRegion)
+	if err != nil {
+		if f.cfg.Policy.maySkipMissingMobile(user) {
+			log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
+			f.succeeded(ctx, username)
+			return Result{SignedIn: true, User: user, Factors: 1}, nil
+		}
+		log.Warn("sign-in: refused, no usable mobile number", "cause", err)
+		return Result{}, ErrNoMobile
+	}
+	user.Mobile = mobile.E164
 
 	id, err := randomID()
 	if err != nil {
-		return Pending{}, err
+		return Result{}, err
 	}
-	code, err := f.codes.New()
+	p := Pending{ID: id, User: user, Redirect: redirect, Created: f.now().Unix()}
+	if err := f.sendCode(ctx, &p, mobile.Region, client, log); err != nil {
+		return Result{}, err
+	}
+	return Result{Pending: p}, nil
+}
+
+// Resend sends a new code for the pending sign-in id; the old code stops
+// working. Wrong tries are not reset.
+func (f *Flow) Resend(ctx context.Context, id, client string) (Pending, error) {
+	if !f.cfg.Resend {
+		return Pending{}, ErrResendDisabled
+	}
+	p, err := f.Pending(ctx, id)
 	if err != nil {
 		return Pending{}, err
 	}
-	p := Pending{ID: id, User: user, CodeHash: f.codes.Hash(id, code), Redirect: redirect, Created: f.now().Unix()}
-	if err := f.putPending(ctx, p); err != nil {
-		log.Error("sign-in: store pending sign-in", "err", err)
+	log := f.log.With("user", p.User.Username, "client", client)
+	if err := f.locked(ctx, p.User.Username); err != nil {
+		return Pending{}, err
+	}
+	mobile, err := ParseMobile(p.User.Mobile, "")
+	if err != nil {
 		return Pending{}, fmt.Errorf("%w: %w", ErrCodeNotSent, err)
+	}
+	if err := f.sendCode(ctx, &p, mobile.Region, client, log); err != nil {
+		return Pending{}, err
+	}
+	// A correct code may have been used while this one was made; then the
+	// pending sign-in just stored must not outlive it.
+	if _, err := f.store.Get(ctx, usedKey(id)); err == nil {
+		_ = f.store.Delete(context.WithoutCancel(ctx), pendingKey(id))
+		return Pending{}, ErrSignInExpired
+	}
+	return p, nil
+}
+
+// NextSendAt is when the pending sign-in may ask for another code.
+func (f *Flow) NextSendAt(p Pending) time.Time {
+	return time.Unix(p.SentAt, 0).Add(f.cfg.ResendCooldown)
+}
+
+// CanResend reports whether the page should offer a new code.
+func (f *Flow) CanResend(p Pending) bool { return f.cfg.Resend && p.Sends < f.cfg.MaxSends }
+
+// sendCode makes a new code for p, stores p with its hash and sends the
+// code, within the cooldown, the per-sign-in cap and every SMS limit. A
+// send that fails still counts: failures cost nothing, but hammering a
+// broken gateway should not be free either.
+func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, log *slog.Logger) error {
+	if f.cfg.ResendCooldown > 0 {
+		c, err := f.store.Incr(ctx, cooldownKey(p.ID), f.cfg.ResendCooldown)
+		if err != nil {
+			return fmt.Errorf("%w: count cooldown: %w", ErrCodeNotSent, err)
+		}
+		if c > 1 {
+			log.Info("sign-in: code not sent, asked again within the cooldown")
+			return &LimitError{Limit: "cooldown", Until: f.NextSendAt(*p)}
+		}
+	}
+	n, err := f.store.Incr(ctx, sendsKey(p.ID), f.lifetime())
+	if err != nil {
+		return fmt.Errorf("%w: count sends: %w", ErrCodeNotSent, err)
+	}
+	if n > int64(f.cfg.MaxSends) {
+		log.Warn("sign-in: code not sent, limit reached", "limit", "per-sign-in", "sends", n-1)
+		return &LimitError{Limit: "per-sign-in"}
+	}
+	if err := f.allowSMS(ctx, p.User.Username, p.User.Mobile, region, client); err != nil {
+		var le *LimitError
+		if errors.As(err, &le) {
+			log.Warn("sign-in: code not sent, limit reached", "limit", le.Limit, "to", p.MaskedMobile(f.cfg.MaskVisible))
+		}
+		return err
+	}
+	code, err := f.codes.New()
+	if err != nil {
+		return err
+	}
+	p.CodeHash = f.codes.Hash(p.ID, code)
+	p.SentAt = f.now().Unix()
+	p.Sends = int(n)
+	if err := f.putPending(ctx, *p); err != nil {
+		log.Error("sign-in: store pending sign-in", "err", err)
+		return fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, f.cfg.SendTimeout)
 	defer cancel()
 	sendStart := time.Now()
-	if err := f.sender.Send(sendCtx, mobile, sms.RenderMessage(f.cfg.Message, code, f.cfg.CodeTTL)); err != nil {
-		// An unsent code must not leave a sign-in waiting for it.
-		_ = f.store.Delete(context.WithoutCancel(ctx), pendingKey(id))
+	if err := f.sender.Send(sendCtx, p.User.Mobile, f.message(code)); err != nil {
+		if p.Sends == 1 {
+			// An unsent first code must not leave a sign-in waiting for it.
+			_ = f.store.Delete(context.WithoutCancel(ctx), pendingKey(p.ID))
+		}
 		log.Error("sign-in: code not sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "err", err, "duration", time.Since(sendStart).String())
-		return Pending{}, fmt.Errorf("%w: %w", ErrCodeNotSent, err)
+		return fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
-	log.Info("sign-in: code sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "duration", time.Since(sendStart).String())
-	return p, nil
+	log.Info("sign-in: code sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "send", p.Sends, "duration", time.Since(sendStart).String())
+	return nil
+}
+
+// message renders the SMS text for code.
+func (f *Flow) message(code string) string {
+	msg := strings.ReplaceAll(sms.RenderMessage(f.cfg.Message, code, f.cfg.CodeTTL), "{host}", f.cfg.Host)
+	if f.cfg.OriginBound && f.cfg.Host != "" {
+		// The origin-bound format (WICG sms-one-time-codes): browsers offer
+		// to fill the code only on this host, which defeats phishing pages.
+		msg += "\n\n@" + f.cfg.Host + " #" + code
+	}
+	return msg
 }
 
 func (f *Flow) putPending(ctx context.Context, p Pending) error {
@@ -176,21 +316,33 @@ func (f *Flow) Verify(ctx context.Context, id, code, client string) (Pending, er
 		return Pending{}, err
 	}
 	log := f.log.With("user", p.User.Username, "client", client)
+	if err := f.locked(ctx, p.User.Username); err != nil {
+		f.abandon(ctx, id)
+		return Pending{}, err
+	}
 	// Count the attempt before comparing, so concurrent guesses cannot
 	// exceed the limit; the counter lives in the store, so replaying an old
-	// cookie does not reset it.
-	n, err := f.store.Incr(ctx, attemptsKey(id), f.cfg.CodeTTL)
+	// cookie or asking for a new code does not reset it.
+	n, err := f.store.Incr(ctx, attemptsKey(id), f.lifetime())
 	if err != nil {
 		return Pending{}, fmt.Errorf("count code attempt: %w", err)
 	}
-	if n > int64(f.cfg.MaxAttempts) {
+	maxAttempts := f.cfg.MaxAttempts
+	if !f.cfg.Retry {
+		maxAttempts = 1
+	}
+	if n > int64(maxAttempts) {
 		f.abandon(ctx, id)
 		log.Warn("sign-in: code refused, too many attempts")
 		return Pending{}, ErrTooManyAttempts
 	}
 	submitted := f.codes.Hash(id, code)
 	if subtle.ConstantTimeCompare([]byte(submitted), []byte(p.CodeHash)) != 1 {
-		left := f.cfg.MaxAttempts - int(n)
+		if lockErr := f.failed(ctx, p.User.Username); lockErr != nil {
+			f.abandon(ctx, id)
+			return Pending{}, lockErr
+		}
+		left := maxAttempts - int(n)
 		if left <= 0 {
 			f.abandon(ctx, id)
 			log.Warn("sign-in: code wrong, no tries left; sign-in ended")
@@ -207,6 +359,7 @@ func (f *Flow) Verify(ctx context.Context, id, code, client string) (Pending, er
 	if err != nil {
 		return Pending{}, fmt.Errorf("take pending sign-in: %w", err)
 	}
+	_ = f.store.Put(context.WithoutCancel(ctx), usedKey(id), []byte{1}, f.lifetime())
 	taken, err := decodePending(b)
 	if err != nil {
 		return Pending{}, err
@@ -217,7 +370,7 @@ func (f *Flow) Verify(ctx context.Context, id, code, client string) (Pending, er
 		log.Warn("sign-in: code superseded while checking")
 		return Pending{}, ErrSignInExpired
 	}
-	_ = f.store.Delete(ctx, attemptsKey(id))
+	f.succeeded(ctx, p.User.Username)
 	log.Info("sign-in: code ok")
 	return taken, nil
 }
@@ -225,32 +378,8 @@ func (f *Flow) Verify(ctx context.Context, id, code, client string) (Pending, er
 // Cancel forgets a pending sign-in (the user went back or signed out).
 func (f *Flow) Cancel(ctx context.Context, id string) { f.abandon(ctx, id) }
 
+// abandon deletes the pending sign-in. Its counters are left to expire, so
+// nothing about it can start afresh.
 func (f *Flow) abandon(ctx context.Context, id string) {
-	ctx = context.WithoutCancel(ctx)
-	_ = f.store.Delete(ctx, pendingKey(id))
-	// The attempts counter is left to expire: deleting it would let a
-	// replayed pending ID start counting afresh if the pending entry were
-	// ever restored.
-}
-
-// NormalizeMobile returns the number in E.164 form ("+15550100006") when it
-// is written internationally, allowing spaces, dots, dashes and brackets.
-func NormalizeMobile(s string) (string, bool) {
-	var b strings.Builder
-	for i, r := range strings.TrimSpace(s) {
-		switch {
-		case r == '+' && i == 0:
-			b.WriteRune(r)
-		case r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case r == ' ' || r == '-' || r == '.' || r == '(' || r == ')':
-		default:
-			return "", false
-		}
-	}
-	n := b.String()
-	if len(n) < 8 || len(n) > 16 || n[0] != '+' || n[1] == '0' {
-		return "", false
-	}
-	return n, true
+	_ = f.store.Delete(context.WithoutCancel(ctx), pendingKey(id))
 }

@@ -29,6 +29,9 @@ type Store interface {
 	// Incr adds one to the counter under key and returns the new count. A new
 	// counter expires after ttl; later increments do not extend it.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// Decr takes one from an existing counter, to undo an Incr whose
+	// purpose was refused; a missing or expired counter stays missing.
+	Decr(ctx context.Context, key string) error
 	// Ping checks that the store answers, for readiness probes.
 	Ping(ctx context.Context) error
 }
@@ -118,6 +121,22 @@ func (s *MemoryStore) Incr(_ context.Context, key string, ttl time.Duration) (in
 	e.value = strconv.AppendInt(nil, n, 10)
 	s.entries[key] = e
 	return n, nil
+}
+
+func (s *MemoryStore) Decr(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.liveLocked(key)
+	if !ok {
+		return nil
+	}
+	n, err := strconv.ParseInt(string(e.value), 10, 64)
+	if err != nil {
+		return errors.New("decr: value is not a counter")
+	}
+	e.value = strconv.AppendInt(nil, n-1, 10)
+	s.entries[key] = e
+	return nil
 }
 
 func (s *MemoryStore) Ping(context.Context) error { return nil }

@@ -131,6 +131,23 @@ func testStoreContract(t *testing.T, newHarness func(t *testing.T) storeHarness)
 			t.Fatalf("Incr after the first window = %d, want 1 (a window must not slide)", n)
 		}
 	})
+	t.Run("DecrUndoesIncrAndLeavesMissingKeysMissing", func(t *testing.T) {
+		h := newHarness(t)
+		_, _ = h.store.Incr(ctx, "c", time.Minute)
+		_, _ = h.store.Incr(ctx, "c", time.Minute)
+		if err := h.store.Decr(ctx, "c"); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := h.store.Incr(ctx, "c", time.Minute); n != 2 {
+			t.Fatalf("Incr, Incr, Decr, Incr = %d, want 2", n)
+		}
+		if err := h.store.Decr(ctx, "absent"); err != nil {
+			t.Fatalf("Decr(absent) = %v", err)
+		}
+		if _, err := h.store.Get(ctx, "absent"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Decr created a missing counter: Get error %v", err)
+		}
+	})
 	t.Run("Ping", func(t *testing.T) {
 		if err := newHarness(t).store.Ping(ctx); err != nil {
 			t.Fatalf("Ping = %v", err)

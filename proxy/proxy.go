@@ -26,6 +26,9 @@ const (
 	HeaderName   = "Remote-Name"
 	HeaderEmail  = "Remote-Email"
 	HeaderGroups = "Remote-Groups"
+	// HeaderAuthLevel is "2" after password and code, "1" where policy let
+	// the user in with the password alone.
+	HeaderAuthLevel = "Remote-Auth-Level"
 )
 
 // identityHeaders are the lower-case names, with '-', of every header that
@@ -55,6 +58,9 @@ type Gateway struct {
 }
 
 type identityKey struct{}
+
+// authLevels avoids formatting a number on every request.
+var authLevels = [...]string{"0", "1", "2"}
 
 // New returns the Gateway.
 func New(cfg Config, cookieNames ...string) (*Gateway, error) {
@@ -95,10 +101,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, err := g.cfg.Sessions.Load(r)
-	if err != nil || sess.Factors < 2 {
+	// Sessions are issued only for complete sign-ins (a pending one, past
+	// the password only, is never a session); Factors says how many.
+	if err != nil {
 		if err != auth.ErrNoSession {
-			// A cookie came but is forged, expired or one-factor: drop it.
-			g.cfg.Log.Debug("session refused", "path", r.URL.Path, "err", err, "factors", sess.Factors)
+			// A cookie came but is forged or expired: drop it.
+			g.cfg.Log.Debug("session refused", "path", r.URL.Path, "err", err)
 			g.cfg.Sessions.Clear(w)
 		}
 		g.signIn(w, r)
@@ -107,7 +115,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := g.cfg.Sessions.Touch(w, sess); err != nil {
 		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
 	}
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess.User)))
+	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess)))
 }
 
 // signIn sends a browser to the sign-in page (303) and tells other clients
@@ -144,8 +152,10 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	g.stripCookies(h)
-	if u, ok := pr.In.Context().Value(identityKey{}).(*auth.User); ok {
+	if sess, ok := pr.In.Context().Value(identityKey{}).(*auth.Session); ok {
+		u := &sess.User
 		h[HeaderUser] = []string{u.Username}
+		h[HeaderAuthLevel] = []string{authLevels[min(max(sess.Factors, 1), 2)]}
 		if u.Name != "" {
 			h[HeaderName] = []string{u.Name}
 		}

@@ -115,24 +115,25 @@ func TestIdentityHeadersAndCookies(t *testing.T) {
 	var seen http.Header
 	base, cookie := testGateway(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }))
 	header := http.Header{
-		"Remote-User": {"mallory"}, "Remote_user": {"mallory"}, "Remote-Auth-Level": {"2"},
+		"Remote-User": {"mallory"}, "Remote_user": {"mallory"}, "Remote_Auth_Level": {"3"}, "Remote-Auth-Level": {"3"},
 		"X-Forwarded-For": {"203.0.113.9"}, "X-Forwarded-Host": {"evil.example"},
 		"Connection": {"Remote-Groups"}, // must not let the client drop a header otpgate sets
 	}
 	get(t, base+"/app", header, cookie, &http.Cookie{Name: "otpgate_csrf", Value: "x"}, &http.Cookie{Name: "app_session", Value: "keep"})
 	want := map[string][]string{
-		"Remote-User":   {"alice"},
-		"Remote-Name":   {"Alice Liddell"},
-		"Remote-Email":  {"alice@example.org"},
-		"Remote-Groups": {"admins,staff"},
-		"Cookie":        {"app_session=keep"},
+		"Remote-User":       {"alice"},
+		"Remote-Name":       {"Alice Liddell"},
+		"Remote-Email":      {"alice@example.org"},
+		"Remote-Groups":     {"admins,staff"},
+		"Remote-Auth-Level": {"2"},
+		"Cookie":            {"app_session=keep"},
 	}
 	for k, v := range want {
 		if got := seen[k]; strings.Join(got, "|") != strings.Join(v, "|") {
 			t.Errorf("app got %s = %q, want %q", k, got, v)
 		}
 	}
-	for _, k := range []string{"Remote_user", "Remote-Auth-Level"} {
+	for _, k := range []string{"Remote_user", "Remote_auth_level"} {
 		if got, ok := seen[k]; ok {
 			t.Errorf("app got client-sent %s = %q", k, got)
 		}

@@ -61,17 +61,18 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	pending, err := auth.NewCookie[string](cfg.Keys, cfg.Cookie, "_pending", cfg.Flow.Config().CodeTTL)
+	pending, err := auth.NewCookie[string](cfg.Keys, cfg.Cookie, "_pending", cfg.Flow.Lifetime())
 	if err != nil {
 		return nil, err
 	}
 	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, mux: http.NewServeMux()}
 	pre := cfg.Prefix
-	h.mux.Handle("GET "+pre+"static/", http.StripPrefix(pre, staticHandler()))
+	h.mux.Handle("GET "+pre+"static/", http.StripPrefix(pre+"static", staticHandler()))
 	h.mux.Handle("GET "+pre+"signin", h.handle(h.signInPage))
 	h.mux.Handle("POST "+pre+"signin", h.handle(h.signIn))
 	h.mux.Handle("GET "+pre+"code", h.handle(h.codePage))
 	h.mux.Handle("POST "+pre+"code", h.handle(h.code))
+	h.mux.Handle("POST "+pre+"code/resend", h.handle(h.resend))
 	h.mux.Handle("GET "+pre+"logout", h.handle(h.logoutPage))
 	h.mux.Handle("POST "+pre+"logout", h.handle(h.logout))
 	h.mux.HandleFunc("GET "+pre+"healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -222,10 +223,55 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if username == "" || password == "" {
 		return h.renderSignIn(w, r, http.StatusBadRequest, rd, username, "Enter your username and your password.")
 	}
-	p, err := h.cfg.Flow.Begin(r.Context(), username, password, h.cfg.ClientAddr(r), rd)
-	switch {
-	case errors.Is(err, auth.ErrInvalidCredentials):
+	res, err := h.cfg.Flow.Begin(r.Context(), username, password, h.cfg.ClientAddr(r), rd)
+	if errors.Is(err, auth.ErrInvalidCredentials) {
 		return h.renderSignIn(w, r, http.StatusUnauthorized, rd, username, "The username or password is not right. Please try again.")
+	}
+	if err != nil {
+		return h.flowError(err, rd)
+	}
+	if res.SignedIn {
+		if _, err := h.cfg.Sessions.Issue(w, res.User, res.Factors); err != nil {
+			return err
+		}
+		http.Redirect(w, r, rd, http.StatusSeeOther)
+		return nil
+	}
+	if err := h.pending.Write(w, res.Pending.ID, h.cfg.Flow.Lifetime()); err != nil {
+		return err
+	}
+	http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
+	return nil
+}
+
+// flowError turns a sign-in error into what the user reads.
+func (h *Handler) flowError(err error, rd string) error {
+	var locked *auth.LockedError
+	var limited *auth.LimitError
+	switch {
+	case errors.As(err, &locked):
+		return &pageError{status: http.StatusTooManyRequests, title: "Account locked",
+			message: []string{"There were too many wrong passwords or codes for this account, so it is locked until " +
+				clock(locked.Until) + ".", "Please try again after that. If it was not you, tell your IT support."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+	case errors.As(err, &limited) && limited.Limit == "cooldown":
+		return &pageError{status: http.StatusTooManyRequests, title: "Please wait a moment",
+			message: []string{"A code was sent only a moment ago. You can ask for a new one after " + clock(limited.Until) + "."},
+			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
+	case errors.As(err, &limited) && limited.Limit == "country":
+		return &pageError{status: http.StatusForbidden, title: "Codes cannot be sent to this number",
+			message: []string{"Sign-in codes are not sent to phone numbers in your number's country.",
+				"Ask an administrator to check the mobile number on your account."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+	case errors.As(err, &limited) && limited.Limit == "per-sign-in":
+		return &pageError{status: http.StatusTooManyRequests, title: "No more codes for this sign-in",
+			message: []string{"As many codes as allowed were already sent for this sign-in. Use the last code you received, or sign in again."},
+			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
+	case errors.As(err, &limited):
+		return &pageError{status: http.StatusTooManyRequests, title: "Too many codes sent",
+			message: []string{"Too many sign-in codes were sent recently, so no new one was sent.",
+				"Please try again after " + clock(limited.Until) + ". If this keeps happening, tell your IT support."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
 		return &pageError{status: http.StatusServiceUnavailable, title: "Sign-in is unavailable",
 			message: []string{"otpgate cannot reach the user directory right now, so it cannot check your password.",
@@ -238,17 +284,40 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.Is(err, auth.ErrCodeNotSent):
 		return &pageError{status: http.StatusServiceUnavailable, title: "The code could not be sent",
-			message: []string{"Your password is right, but the text message with your code could not be sent.",
+			message: []string{"The text message with your code could not be sent.",
 				"Please try again. If this keeps happening, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Try again"}
-	case err != nil:
+	case errors.Is(err, auth.ErrSignInExpired):
+		return h.expired(rd)
+	case errors.Is(err, auth.ErrResendDisabled):
+		return &pageError{status: http.StatusNotFound, title: "New codes are turned off",
+			message: []string{"Please use the code you received, or sign in again."}, next: h.cfg.Prefix + "code", nextLabel: "Back to the code"}
+	}
+	return err
+}
+
+// clock writes t for a person: the time of day in UTC and how far off.
+func clock(t time.Time) string {
+	left := time.Until(t).Round(time.Second)
+	if left < 0 {
+		left = 0
+	}
+	return fmt.Sprintf("%s UTC (in %s)", t.UTC().Format("15:04:05"), sms.HumanDuration(left.Round(time.Minute)))
+}
+
+func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
-	if err := h.pending.Write(w, p.ID, h.cfg.Flow.Config().CodeTTL); err != nil {
-		return err
+	id, err := h.pending.Read(r)
+	if err != nil || id == "" {
+		return h.expired("")
 	}
-	http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
-	return nil
+	p, err := h.cfg.Flow.Resend(r.Context(), id, h.cfg.ClientAddr(r))
+	if err != nil {
+		return h.flowError(err, "")
+	}
+	return h.renderCode(w, r, http.StatusOK, p, "", "A new code is on its way. The earlier code no longer works.")
 }
 
 // loadPending returns the sign-in the browser's pending cookie names.
@@ -276,18 +345,26 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.renderCode(w, r, http.StatusOK, p, "")
+	return h.renderCode(w, r, http.StatusOK, p, "", "")
 }
 
-func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, msg string) error {
+func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, msg, notice string) error {
 	tok, err := h.csrfToken(w, r)
 	if err != nil {
 		return err
 	}
-	cfg := h.cfg.Flow.Config()
-	h.pages.render(w, h.cfg.Log, status, "code", view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
+	flow := h.cfg.Flow
+	cfg := flow.Config()
+	v := view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
 		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: sms.HumanDuration(cfg.CodeTTL),
-		InputMode: "numeric", Error: msg})
+		InputMode: "numeric", Error: msg, Notice: notice, CanResend: flow.CanResend(p)}
+	if flow.Alphanumeric() {
+		v.InputMode = "text"
+	}
+	if v.CanResend && cfg.ResendCooldown > 0 {
+		v.ResendHint = "You can ask for a new code " + sms.HumanDuration(cfg.ResendCooldown) + " after the last one."
+	}
+	h.pages.render(w, h.cfg.Log, status, "code", v)
 	return nil
 }
 
@@ -307,17 +384,19 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 		if lerr != nil {
 			return lerr
 		}
-		return h.renderCode(w, r, http.StatusUnauthorized, cur, fmt.Sprintf("That code is not right. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")))
+		return h.renderCode(w, r, http.StatusUnauthorized, cur, fmt.Sprintf("That code is not right. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")), "")
 	case errors.Is(err, auth.ErrTooManyAttempts):
 		h.pending.Clear(w)
 		return &pageError{status: http.StatusUnauthorized, title: "Too many wrong codes",
-			message: []string{"For your security this sign-in has ended. Please sign in again to get a new code."},
-			next:    h.SignInURL("/"), nextLabel: "Sign in again"}
+			message: []string{"That code was not right, and no more tries are allowed. For your security this sign-in has ended.",
+				"Please sign in again to get a new code."},
+			next: h.SignInURL("/"), nextLabel: "Sign in again"}
 	case errors.Is(err, auth.ErrSignInExpired):
 		h.pending.Clear(w)
 		return h.expired("")
 	case err != nil:
-		return err
+		h.pending.Clear(w)
+		return h.flowError(err, "")
 	}
 	h.pending.Clear(w)
 	// A fresh session, never one the browser brought: no session fixation.

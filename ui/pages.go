@@ -54,6 +54,8 @@ type view struct {
 	Paragraphs []string
 	NextURL    string
 	NextLabel  string
+	CanResend  bool
+	ResendHint string
 }
 
 // securityHeaders are sent with every page: no scripts at all, no framing,

@@ -57,8 +57,9 @@ func seedUsers() []User {
 }
 
 // seedRequests builds the standard entries, parents first and groups after
-// their members so that the memberof overlay fills in memberOf.
-func seedRequests() []*ldap.AddRequest {
+// their members so that the memberof overlay fills in memberOf. The users
+// get userClasses as objectClass values besides inetOrgPerson.
+func seedRequests(userClasses []string) []*ldap.AddRequest {
 	var reqs []*ldap.AddRequest
 	add := func(dn string, attrs ...[2]string) {
 		r := ldap.NewAddRequest(dn, nil)
@@ -86,8 +87,12 @@ func seedRequests() []*ldap.AddRequest {
 		attr("userPassword", ServicePassword))
 	members := map[string][]string{}
 	for _, u := range seedUsers() {
-		a := [][2]string{oc("inetOrgPerson"), attr("uid", u.Username), attr("cn", u.Name),
-			attr("sn", u.Name[strings.LastIndexByte(u.Name, ' ')+1:]), attr("userPassword", u.Password)}
+		a := [][2]string{oc("inetOrgPerson")}
+		for _, c := range userClasses {
+			a = append(a, oc(c))
+		}
+		a = append(a, attr("uid", u.Username), attr("cn", u.Name),
+			attr("sn", u.Name[strings.LastIndexByte(u.Name, ' ')+1:]), attr("userPassword", u.Password))
 		if u.Email != "" {
 			a = append(a, attr("mail", u.Email))
 		}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,11 +71,33 @@ type Server struct {
 }
 
 type config struct {
-	memberOf bool
-	tls      bool
-	acl      []string
-	extraACL []string
-	ldif     []string
+	memberOf    bool
+	tls         bool
+	acl         []string
+	extraACL    []string
+	ldif        []string
+	schemas     []string     // schema texts, included after the standard ones
+	userClasses []string     // extra objectClass values of the seeded users
+	writes      []attrWriter // who may write which attribute of people
+}
+
+// attrWriter says who, besides the root DN, may write one attribute of the
+// entries under PeopleDN.
+type attrWriter struct {
+	attr          string
+	service, self bool
+}
+
+func (c *config) allowWrite(service, self bool, attrs []string) {
+	for _, a := range attrs {
+		i := slices.IndexFunc(c.writes, func(w attrWriter) bool { return strings.EqualFold(w.attr, a) })
+		if i < 0 {
+			c.writes = append(c.writes, attrWriter{attr: a})
+			i = len(c.writes) - 1
+		}
+		c.writes[i].service = c.writes[i].service || service
+		c.writes[i].self = c.writes[i].self || self
+	}
 }
 
 // Option changes how Start sets up the server.
@@ -107,8 +130,54 @@ func WithExtraACL(rules ...string) Option {
 
 // WithServiceMobileWrite lets the service account write users' mobile
 // attribute (for enrolment); without it the default ACL refuses such writes.
-func WithServiceMobileWrite() Option {
-	return WithExtraACL(fmt.Sprintf("access to dn.subtree=%q attrs=mobile\n by dn.exact=%q write\n by self read\n by * none", PeopleDN, ServiceDN))
+func WithServiceMobileWrite() Option { return WithServiceWrite("mobile") }
+
+// WithSelfMobileWrite lets users write the mobile attribute of their own
+// entry ("self write"), as directories often allow for contact details.
+func WithSelfMobileWrite() Option { return WithSelfWrite("mobile") }
+
+// WithServiceWrite lets the service account write the given attributes of
+// the entries under PeopleDN. It combines with WithSelfWrite: each
+// attribute gets one rule naming every writer, since slapd would never
+// reach a second rule for the same attribute.
+func WithServiceWrite(attrs ...string) Option {
+	return func(c *config) { c.allowWrite(true, false, attrs) }
+}
+
+// WithSelfWrite lets users write the given attributes of their own entry.
+func WithSelfWrite(attrs ...string) Option {
+	return func(c *config) { c.allowWrite(false, true, attrs) }
+}
+
+// WithSchema adds a schema in OpenLDAP's .schema format (attributetype and
+// objectclass definitions), loaded after core, cosine and inetorgperson.
+// It may be given more than once.
+func WithSchema(text string) Option { return func(c *config) { c.schemas = append(c.schemas, text) } }
+
+// WithUserObjectClass adds objectClass values to the seeded users (Alice,
+// Bob, Carol), e.g. an auxiliary class from WithSchema that allows an
+// attribute inetOrgPerson does not.
+func WithUserObjectClass(classes ...string) Option {
+	return func(c *config) { c.userClasses = append(c.userClasses, classes...) }
+}
+
+// writeRules turns the WithServiceWrite and WithSelfWrite grants into
+// access rules. Whoever may not write keeps the read access DefaultACL
+// gives.
+func writeRules(writes []attrWriter) []string {
+	var rules []string
+	for _, w := range writes {
+		svc, self := "read", "read"
+		if w.service {
+			svc = "write"
+		}
+		if w.self {
+			self = "write"
+		}
+		rules = append(rules, fmt.Sprintf("access to dn.subtree=%q attrs=%s\n by dn.exact=%q %s\n by self %s\n by * none",
+			PeopleDN, w.attr, ServiceDN, svc, self))
+	}
+	return rules
 }
 
 // DefaultACL returns the access rules used unless WithACL is given: users
@@ -144,6 +213,14 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatalf("slapdtest: %v", err)
 	}
+	var schemaFiles []string
+	for i, text := range cfg.schemas {
+		f := filepath.Join(dir, fmt.Sprintf("extra-%d.schema", i))
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			t.Fatalf("slapdtest: %v", err)
+		}
+		schemaFiles = append(schemaFiles, f)
+	}
 	var tlsFiles []string
 	if cfg.tls {
 		ca, cert, key, err := writeTLSFiles(dir)
@@ -153,7 +230,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		tlsFiles = []string{ca, cert, key}
 	}
 	conf := filepath.Join(dir, "slapd.conf")
-	if err := os.WriteFile(conf, []byte(slapdConf(dir, cfg, tlsFiles)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(slapdConf(dir, cfg, schemaFiles, tlsFiles)), 0o600); err != nil {
 		t.Fatalf("slapdtest: %v", err)
 	}
 	s := &Server{
@@ -191,7 +268,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 
 	conn := s.Conn(t)
-	for _, req := range append(seedRequests(), extra...) {
+	for _, req := range append(seedRequests(cfg.userClasses), extra...) {
 		if err := conn.Add(req); err != nil {
 			t.Fatalf("slapdtest: seed %q: %v", req.DN, err)
 		}
@@ -234,10 +311,13 @@ func findPrerequisites(t testing.TB) string {
 	return ""
 }
 
-func slapdConf(dir string, cfg config, tlsFiles []string) string {
+func slapdConf(dir string, cfg config, schemaFiles, tlsFiles []string) string {
 	var b strings.Builder
 	for _, s := range []string{"core", "cosine", "inetorgperson"} {
 		fmt.Fprintf(&b, "include %s\n", filepath.Join(SchemaDir, s+".schema"))
+	}
+	for _, f := range schemaFiles {
+		fmt.Fprintf(&b, "include %s\n", f)
 	}
 	fmt.Fprintf(&b, "pidfile %s\nargsfile %s\n", filepath.Join(dir, "slapd.pid"), filepath.Join(dir, "slapd.args"))
 	if len(tlsFiles) == 3 {
@@ -256,7 +336,7 @@ func slapdConf(dir string, cfg config, tlsFiles []string) string {
 	if cfg.memberOf {
 		b.WriteString("overlay memberof\nmemberof-refint true\n")
 	}
-	for _, rule := range append(append([]string(nil), cfg.extraACL...), cfg.acl...) {
+	for _, rule := range slices.Concat(writeRules(cfg.writes), cfg.extraACL, cfg.acl) {
 		// slapd.conf continues a directive on lines that start with
 		// white space.
 		b.WriteString(strings.ReplaceAll(strings.TrimSpace(rule), "\n", "\n  "))

@@ -111,6 +111,68 @@ func TestSlapdACL(t *testing.T) {
 	})
 }
 
+func TestSlapdWriteOptions(t *testing.T) {
+	const schema = `attributetype ( 1.3.6.1.4.1.32473.9.1 NAME 'testCode'
+	EQUALITY caseExactIA5Match
+	SYNTAX 1.3.6.1.4.1.1466.115.121.1.26 )
+objectclass ( 1.3.6.1.4.1.32473.9.2 NAME 'testUser' SUP top AUXILIARY MAY testCode )
+`
+	s := Start(t, WithSchema(schema), WithUserObjectClass("testUser"),
+		WithServiceMobileWrite(), WithSelfMobileWrite(), WithServiceWrite("testCode"))
+	svc := bindAs(t, s, s.BindDN, s.BindPassword)
+	modify := func(conn *ldap.Conn, dn, attr string, values ...string) error {
+		req := ldap.NewModifyRequest(dn, nil)
+		req.Replace(attr, values)
+		return conn.Modify(req)
+	}
+	for _, tc := range []struct {
+		name, as, dn, attr string
+		wantCode           uint16 // 0: allowed
+	}{
+		// Both grants on mobile hold: one rule names both writers.
+		{"service writes mobile", "service", Bob.DN, "mobile", 0},
+		{"alice writes her mobile", "alice", Alice.DN, "mobile", 0},
+		{"alice writes bob's mobile", "alice", Bob.DN, "mobile", ldap.LDAPResultInsufficientAccessRights},
+		{"service writes the code", "service", Alice.DN, "testCode", 0},
+		{"alice writes her code", "alice", Alice.DN, "testCode", ldap.LDAPResultInsufficientAccessRights},
+		{"service writes mail", "service", Alice.DN, "mail", ldap.LDAPResultInsufficientAccessRights},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := svc
+			if tc.as == "alice" {
+				conn = bindAs(t, s, Alice.DN, Alice.Password)
+			}
+			v := "x"
+			if tc.attr == "mobile" {
+				v = "+15550100042"
+			}
+			err := modify(conn, tc.dn, tc.attr, v)
+			if tc.wantCode == 0 && err != nil || tc.wantCode != 0 && !ldap.IsErrorWithCode(err, tc.wantCode) {
+				t.Fatalf("got %v, want code %d", err, tc.wantCode)
+			}
+			if tc.wantCode != 0 {
+				return
+			}
+			// The service account still reads what it may write.
+			e, err := lookup(t, svc, tc.dn, tc.attr)
+			if err != nil || e == nil {
+				t.Fatalf("reading back: entry %v, err %v", e, err)
+			}
+			if got := e.GetAttributeValue(tc.attr); got != v {
+				t.Errorf("%s: got %q, want %q", tc.attr, got, v)
+			}
+		})
+	}
+	// The seeded users carry the extra class.
+	e, err := lookup(t, svc, Carol.DN, "objectClass")
+	if err != nil || e == nil {
+		t.Fatalf("reading carol: entry %v, err %v", e, err)
+	}
+	if got := e.GetAttributeValues("objectClass"); !slices.Contains(got, "testUser") {
+		t.Errorf("carol's objectClass: got %q, want testUser among them", got)
+	}
+}
+
 func TestSlapdOptions(t *testing.T) {
 	s := Start(t, WithoutMemberOf(), WithLDIF(`
 # a person in a second branch
