@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -51,6 +53,13 @@ type HTTPConfig struct {
 	// SuccessCodes lists the statuses that mean "sent", comma-separated
 	// codes and classes: "200,201" or "2xx,302". Empty means any 2xx.
 	SuccessCodes string
+	// SuccessMatch, when set, is a Go regular expression (RE2 syntax) that
+	// the response body must also match for a send to count as done. It is
+	// for gateways that answer 200 whatever happened and put the outcome in
+	// the body, such as `"status":\s*"ok"` or `^0: Accepted` (Kannel). Only
+	// the first 64 KiB of the body are searched. The match is unanchored and
+	// case-sensitive: add ^ or (?i) as needed.
+	SuccessMatch string
 }
 
 // HTTP sends messages through a generic HTTP gateway. It is safe for
@@ -64,7 +73,29 @@ type HTTP struct {
 	kind        bodyKind
 	contentType string // sent only when no Content-Type is configured
 	success     []statusRange
-	desc        string // "POST https://host/path" for errors
+	match       *regexp.Regexp // nil: the status alone decides
+	desc        string         // "POST https://host/path" for errors
+}
+
+// maxMatchBody bounds how much of a response SuccessMatch searches. It is
+// maxDrain, so the search reads no more than draining would anyway.
+const maxMatchBody = maxDrain
+
+// MatchError is returned, wrapped, when a gateway answers with a success
+// status but a body that does not match SuccessMatch: the gateway's way of
+// saying the message was not accepted.
+type MatchError struct {
+	StatusCode int
+	// Body is the start of the response body, as in StatusError.
+	Body string
+}
+
+func (e *MatchError) Error() string {
+	s := (&StatusError{StatusCode: e.StatusCode}).Error() + " but the body does not match SuccessMatch"
+	if e.Body != "" {
+		s += ": " + e.Body
+	}
+	return s
 }
 
 var _ Sender = (*HTTP)(nil)
@@ -146,10 +177,30 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 	}
 	h.success = success
 
+	// Not trimmed, unlike the other fields: spaces in a regexp are
+	// significant ("^OK $").
+	if cfg.SuccessMatch != "" {
+		re, err := regexp.Compile(cfg.SuccessMatch)
+		if err != nil {
+			problems.add("SuccessMatch", "is not a valid Go regular expression: "+regexpProblem(err))
+		}
+		h.match = re
+	}
+
 	if err := problems.err(); err != nil {
 		return nil, err
 	}
 	return h, nil
+}
+
+// regexpProblem says why a regular expression did not compile, without
+// quoting it, following ConfigError's rule of never repeating a value.
+func regexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return se.Code.String()
+	}
+	return "it does not compile"
 }
 
 // checkURLTemplate returns the parsed template, or a problem. It parses both
@@ -230,10 +281,21 @@ func (h *HTTP) Send(ctx context.Context, to, message string) error {
 		return h.errorf(transportError(err))
 	}
 	defer drainClose(resp.Body)
-	if isSuccess(h.success, resp.StatusCode) {
+	if !isSuccess(h.success, resp.StatusCode) {
+		return h.errorf(&StatusError{StatusCode: resp.StatusCode, Body: bodySnippet(resp.Body, message)})
+	}
+	if h.match == nil {
 		return nil
 	}
-	return h.errorf(&StatusError{StatusCode: resp.StatusCode, Body: bodySnippet(resp.Body)})
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxMatchBody))
+	if err != nil {
+		// The verdict is in the body, so a body cut short is not a success.
+		return h.errorf(fmt.Errorf("read response for SuccessMatch: %w", transportError(err)))
+	}
+	if h.match.Match(b) {
+		return nil
+	}
+	return h.errorf(&MatchError{StatusCode: resp.StatusCode, Body: snippet(b, message)})
 }
 
 func (h *HTTP) errorf(err error) error {

@@ -1,10 +1,12 @@
 package sms
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -72,10 +74,43 @@ func drainClose(body io.ReadCloser) {
 	_ = body.Close()
 }
 
-// bodySnippet returns at most maxErrorBody bytes of r as one clean line.
-func bodySnippet(r io.Reader) string {
-	b, _ := io.ReadAll(io.LimitReader(r, maxErrorBody))
-	return cleanLine(string(b))
+// bodySnippet returns the start of a response body as one clean line of at
+// most maxErrorBody bytes, with message cut out (see redactMessage). It
+// reads up to maxDrain bytes, not just maxErrorBody, so that an echo of the
+// message that straddles the cut is still found and removed whole.
+func bodySnippet(r io.Reader, message string) string {
+	b, _ := io.ReadAll(io.LimitReader(r, maxDrain))
+	return snippet(b, message)
+}
+
+// snippet is bodySnippet for a body already read.
+func snippet(body []byte, message string) string {
+	return truncate(cleanLine(redactMessage(string(body), message)), maxErrorBody)
+}
+
+// redactedMessage replaces the message where a gateway echoes it.
+const redactedMessage = "[message]"
+
+// redactMessage removes message from s, as written and in each escaped form
+// a template can give it. Gateways sometimes echo the request in an error
+// ("rejected: text=Your sign-in code is 123456 ..."), and error text ends up
+// in logs, which must never hold the code. It is a best effort: a gateway
+// that re-encodes the text another way, or quotes only part of it, is not
+// caught.
+func redactMessage(s, message string) string {
+	if message == "" {
+		return s
+	}
+	forms := []string{message, url.QueryEscape(message), url.PathEscape(message), jsonEscape(message), xmlEscape(message)}
+	// Longer forms first: the replacer tries its pairs in order at each
+	// position, and a shorter form can be a prefix of a longer one. Ties
+	// sort by content so that Compact can drop duplicate forms.
+	slices.SortFunc(forms, func(a, b string) int { return cmp.Or(len(b)-len(a), strings.Compare(a, b)) })
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range slices.Compact(forms) {
+		pairs = append(pairs, f, redactedMessage)
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // cleanLine makes untrusted text safe for a single log line: invalid UTF-8

@@ -55,9 +55,41 @@ func TestCleanLine(t *testing.T) {
 }
 
 func TestBodySnippetIsBounded(t *testing.T) {
-	got := bodySnippet(strings.NewReader(strings.Repeat("x", 1000)))
+	got := bodySnippet(strings.NewReader(strings.Repeat("x", 1000)), "msg")
 	if len(got) != maxErrorBody {
 		t.Errorf("got %d bytes, want %d", len(got), maxErrorBody)
+	}
+}
+
+func TestBodySnippetRedactsMessage(t *testing.T) {
+	const msg = `Your code is 123456 & "more" <now>`
+	tests := []struct {
+		name, body, want string
+	}{
+		{"as written", "rejected: " + msg + " (too long)", "rejected: [message] (too long)"},
+		{"query-escaped", "bad request text=" + url.QueryEscape(msg) + "&to=+1555", "bad request text=[message]&to=+1555"},
+		{"path-escaped", "no route /send/" + url.PathEscape(msg), "no route /send/[message]"},
+		{"JSON-escaped", `{"error":"bad","text":"` + jsonEscape(msg) + `"}`, `{"error":"bad","text":"[message]"}`},
+		{"XML-escaped", "<text>" + xmlEscape(msg) + "</text>", "<text>[message]</text>"},
+		{"twice", msg + msg, "[message][message]"},
+		// The echo starts inside the first maxErrorBody bytes and ends
+		// after them: still found whole.
+		{"straddling the cut", strings.Repeat("e", maxErrorBody-5) + msg, strings.Repeat("e", maxErrorBody-5) + "[mess"},
+		{"no echo", "status: failed", "status: failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := bodySnippet(strings.NewReader(tt.body), msg)
+			if got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+			if strings.Contains(got, "123456") {
+				t.Errorf("snippet %q reveals the code", got)
+			}
+		})
+	}
+	if got := redactMessage("any text", ""); got != "any text" {
+		t.Errorf("empty message: got %q, want %q", got, "any text")
 	}
 }
 

@@ -165,12 +165,13 @@ func (t *Twilio) Send(ctx context.Context, to, message string) error {
 	if success2xx(resp.StatusCode) {
 		return nil
 	}
-	return t.errorf(parseTwilioError(resp.StatusCode, resp.Body))
+	return t.errorf(parseTwilioError(resp.StatusCode, resp.Body, message))
 }
 
 // parseTwilioError reads Twilio's error object from body, falling back to
-// the start of the body when it is not one.
-func parseTwilioError(status int, body io.Reader) *TwilioError {
+// the start of the body when it is not one. Any echo of message is cut out,
+// as the error is logged (see redactMessage).
+func parseTwilioError(status int, body io.Reader, message string) *TwilioError {
 	raw, _ := io.ReadAll(io.LimitReader(body, maxTwilioError))
 	var v struct {
 		Code     int    `json:"code"`
@@ -181,11 +182,11 @@ func parseTwilioError(status int, body io.Reader) *TwilioError {
 		return &TwilioError{
 			Status:   status,
 			Code:     v.Code,
-			Message:  truncate(cleanLine(v.Message), 500),
+			Message:  truncate(cleanLine(redactMessage(v.Message, message)), 500),
 			MoreInfo: truncate(cleanLine(v.MoreInfo), 200),
 		}
 	}
-	return &TwilioError{Status: status, Message: bodySnippet(strings.NewReader(string(raw)))}
+	return &TwilioError{Status: status, Message: snippet(raw, message)}
 }
 
 // truncate cuts s to at most n bytes without splitting a character, so
