@@ -2,7 +2,7 @@
 # packages, where missing) and runs every test; none may be skipped.
 
 GO       ?= go
-APT_PKGS := slapd ldap-utils
+APT_PKGS := slapd ldap-utils kannel kannel-extras
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test test-deps unit vet fmt-check bench fuzz demo build
@@ -10,11 +10,15 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test: test-deps fmt-check vet
 	REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
 
-# Installs the real servers the integration tests start: OpenLDAP's slapd.
+# Installs the real servers the integration tests start: OpenLDAP's slapd
+# and the Kannel SMS gateway (bearerbox, smsbox, and fakesmsc as the phone
+# network).
 test-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
+	[ -x /usr/sbin/bearerbox ] && [ -x /usr/sbin/smsbox ] || missing="$$missing kannel"; \
+	[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$$missing kannel-extras"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && \

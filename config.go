@@ -50,15 +50,27 @@ type Config struct {
 	LdapGroupNameAttribute string        `split_words:"true" default:"cn" desc:"group attribute used as the group's name"`
 	LdapTimeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
 
-	SmsProvider     string        `split_words:"true" default:"console" desc:"console, http or twilio"`
-	SmsMessage      string        `split_words:"true" default:"Your sign-in code is {code}. It expires in {ttl}." desc:"text of the message; {code} and {ttl} are replaced"`
-	SmsTimeout      time.Duration `split_words:"true" default:"10s" desc:"longest wait for the SMS provider"`
-	SmsURL          string        `split_words:"true" desc:"http provider: gateway URL; $ctx.num and $ctx.msg are replaced"`
-	SmsMethod       string        `split_words:"true" default:"POST" desc:"http provider: GET, POST or PUT"`
-	SmsHeaders      string        `split_words:"true" desc:"http provider: headers, one 'Name: value' per line"`
-	SmsHeadersFile  string        `split_words:"true" desc:"file holding SMS_HEADERS (they often carry credentials)"`
-	SmsPayload      string        `split_words:"true" desc:"http provider: body template with $ctx.num and $ctx.msg"`
-	SmsSuccessCodes string        `split_words:"true" desc:"http provider: status codes meaning sent, e.g. 200,201 (default: any 2xx)"`
+	SmsProvider        string        `split_words:"true" default:"console" desc:"console, http or twilio"`
+	SmsProviders       []string      `split_words:"true" desc:"ordered list for failover, e.g. twilio,http,http2 (overrides SMS_PROVIDER)"`
+	SmsBreakerFailures int           `split_words:"true" default:"3" desc:"consecutive failures after which a provider is skipped for SMS_BREAKER_OPEN_FOR"`
+	SmsBreakerOpenFor  time.Duration `split_words:"true" default:"30s" desc:"how long a failing provider is skipped before it is tried again"`
+	SmsMessage         string        `split_words:"true" default:"Your sign-in code is {code}. It expires in {ttl}." desc:"text of the message; {code} and {ttl} are replaced"`
+	SmsTimeout         time.Duration `split_words:"true" default:"10s" desc:"longest wait for the SMS provider"`
+	SmsURL             string        `split_words:"true" desc:"http provider: gateway URL; $ctx.num and $ctx.msg are replaced"`
+	SmsMethod          string        `split_words:"true" default:"POST" desc:"http provider: GET, POST or PUT"`
+	SmsHeaders         string        `split_words:"true" desc:"http provider: headers, one 'Name: value' per line"`
+	SmsHeadersFile     string        `split_words:"true" desc:"file holding SMS_HEADERS (they often carry credentials)"`
+	SmsPayload         string        `split_words:"true" desc:"http provider: body template with $ctx.num and $ctx.msg"`
+	SmsSuccessCodes    string        `split_words:"true" desc:"http provider: status codes meaning sent, e.g. 200,201 (default: any 2xx)"`
+	SmsSuccessMatch    string        `split_words:"true" desc:"http provider: regular expression the response body must match, e.g. ^0: Accepted"`
+
+	Sms2URL          string `split_words:"true" desc:"http2 provider (a second HTTP gateway): URL, as SMS_URL"`
+	Sms2Method       string `split_words:"true" default:"POST" desc:"http2 provider: method, as SMS_METHOD"`
+	Sms2Headers      string `split_words:"true" desc:"http2 provider: headers, as SMS_HEADERS"`
+	Sms2HeadersFile  string `split_words:"true" desc:"file holding SMS2_HEADERS"`
+	Sms2Payload      string `split_words:"true" desc:"http2 provider: body template, as SMS_PAYLOAD"`
+	Sms2SuccessCodes string `split_words:"true" desc:"http2 provider: success status codes, as SMS_SUCCESS_CODES"`
+	Sms2SuccessMatch string `split_words:"true" desc:"http2 provider: body match, as SMS_SUCCESS_MATCH"`
 
 	TwilioAccountSID          string `split_words:"true" desc:"twilio provider: account SID (AC...)"`
 	TwilioAuthToken           string `split_words:"true" desc:"twilio provider: auth token (or TWILIO_AUTH_TOKEN_FILE)"`
@@ -70,20 +82,24 @@ type Config struct {
 	PublicURL     string `split_words:"true" desc:"otpgate's public URL, e.g. https://auth.example.com; gives {host} in the SMS"`
 	DefaultRegion string `split_words:"true" desc:"ISO country (e.g. GB) for directory numbers written without a country code"`
 
-	OtpLength          int           `split_words:"true" default:"6" desc:"characters in a code, 4 to 10 (below 6 only with a warning)"`
-	OtpAlphanumeric    bool          `split_words:"true" default:"false" desc:"codes of unambiguous capital letters and digits instead of digits only"`
-	OtpTTL             time.Duration `split_words:"true" default:"5m" desc:"how long a code is valid, at most 10m"`
-	OtpMaxAttempts     int           `split_words:"true" default:"3" desc:"wrong codes allowed before the sign-in starts over"`
-	OtpRetry           bool          `split_words:"true" default:"true" desc:"after a wrong code the user may try again (up to OTP_MAX_ATTEMPTS); false: one wrong code ends the sign-in"`
-	OtpResend          bool          `split_words:"true" default:"true" desc:"offer a 'send a new code' button"`
-	OtpResendCooldown  time.Duration `split_words:"true" default:"30s" desc:"least time between two codes of one sign-in"`
-	OtpMaxSends        int           `split_words:"true" default:"3" desc:"codes sent per sign-in at most, the first included"`
-	OtpMandatory       bool          `split_words:"true" default:"true" desc:"refuse users with no mobile number; false: they sign in with the password alone"`
-	OtpEnableAttribute string        `split_words:"true" desc:"user attribute that turns the code off for a user when FALSE (empty: not used)"`
-	OtpExemptGroups    []string      `split_words:"true" desc:"comma-separated groups that sign in with the password alone"`
-	OtpRequiredGroups  []string      `split_words:"true" desc:"comma-separated groups that always need a code (overrides the rest)"`
-	MaskVisibleDigits  int           `split_words:"true" default:"4" desc:"trailing digits of the mobile number shown on pages and in logs, 0 to 4"`
-	SmsOriginBound     bool          `split_words:"true" default:"false" desc:"end the SMS with '@host #code' so phones offer autofill only on PUBLIC_URL's host"`
+	OtpLength            int           `split_words:"true" default:"6" desc:"characters in a code, 4 to 10 (below 6 only with a warning)"`
+	OtpAlphanumeric      bool          `split_words:"true" default:"false" desc:"codes of unambiguous capital letters and digits instead of digits only"`
+	OtpTTL               time.Duration `split_words:"true" default:"5m" desc:"how long a code is valid, at most 10m"`
+	OtpMaxAttempts       int           `split_words:"true" default:"3" desc:"wrong codes allowed before the sign-in starts over"`
+	OtpRetry             bool          `split_words:"true" default:"true" desc:"after a wrong code the user may try again (up to OTP_MAX_ATTEMPTS); false: one wrong code ends the sign-in"`
+	OtpResend            bool          `split_words:"true" default:"true" desc:"offer a 'send a new code' button"`
+	OtpResendCooldown    time.Duration `split_words:"true" default:"30s" desc:"least time between two codes of one sign-in"`
+	OtpMaxSends          int           `split_words:"true" default:"3" desc:"codes sent per sign-in at most, the first included"`
+	OtpMandatory         bool          `split_words:"true" default:"true" desc:"refuse users with no mobile number; false: they sign in with the password alone"`
+	OtpEnableAttribute   string        `split_words:"true" desc:"user attribute that turns the code off for a user when FALSE (empty: not used)"`
+	OtpExemptGroups      []string      `split_words:"true" desc:"comma-separated groups that sign in with the password alone"`
+	OtpRequiredGroups    []string      `split_words:"true" desc:"comma-separated groups that always need a code (overrides the rest)"`
+	MaskVisibleDigits    int           `split_words:"true" default:"4" desc:"trailing digits of the mobile number shown on pages and in logs, 0 to 4"`
+	SmsOriginBound       bool          `split_words:"true" default:"false" desc:"end the SMS with '@host #code' so phones offer autofill only on PUBLIC_URL's host"`
+	CaptureMobile        bool          `split_words:"true" default:"false" desc:"let users with no mobile number enter one; saved to the directory after its code comes back"`
+	CaptureMobileBind    string        `split_words:"true" default:"service" desc:"who writes a captured number: service (the service account) or user (the user's own bind)"`
+	BackupCodes          bool          `split_words:"true" default:"false" desc:"let users make 10 one-time backup codes to use instead of an SMS code"`
+	BackupCodesAttribute string        `split_words:"true" default:"otpgateBackupCode" desc:"multi-valued user attribute holding the backup codes' bcrypt hashes"`
 
 	LockoutMaxFailures int           `split_words:"true" default:"5" desc:"wrong passwords or codes that lock a user (0: no lockout)"`
 	LockoutWindow      time.Duration `split_words:"true" default:"15m" desc:"failures count within this window"`
@@ -115,6 +131,7 @@ func (c *Config) secretFiles() []struct {
 		{"LDAP_BIND_PASSWORD", "LDAP_BIND_PASSWORD_FILE", &c.LdapBindPassword, &c.LdapBindPasswordFile},
 		{"SMS_HEADERS", "SMS_HEADERS_FILE", &c.SmsHeaders, &c.SmsHeadersFile},
 		{"TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN_FILE", &c.TwilioAuthToken, &c.TwilioAuthTokenFile},
+		{"SMS2_HEADERS", "SMS2_HEADERS_FILE", &c.Sms2Headers, &c.Sms2HeadersFile},
 		{"COOKIE_SECRET", "COOKIE_SECRET_FILE", &c.CookieSecret, &c.CookieSecretFile},
 	}
 }
@@ -332,6 +349,17 @@ func (c *Config) check(needUpstream bool) []error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p = append(p, problem("PUBLIC_URL", "%q is not an http:// or https:// URL with a host", c.PublicURL))
 		}
+	}
+	switch c.CaptureMobileBind {
+	case "service", "user":
+	default:
+		p = append(p, problem("CAPTURE_MOBILE_BIND", "%q: want service or user", c.CaptureMobileBind))
+	}
+	if c.SmsBreakerFailures < 1 {
+		p = append(p, problem("SMS_BREAKER_FAILURES", "%d: want 1 or more", c.SmsBreakerFailures))
+	}
+	if c.SmsBreakerOpenFor <= 0 {
+		p = append(p, problem("SMS_BREAKER_OPEN_FOR", "must be positive, like 30s"))
 	}
 	if c.PublicURL == "" && (c.SmsOriginBound || strings.Contains(c.SmsMessage, "{host}")) {
 		p = append(p, problem("PUBLIC_URL", "required when SMS_ORIGIN_BOUND=true or SMS_MESSAGE uses {host}"))

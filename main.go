@@ -156,7 +156,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
 		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
 		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
-		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, OTPEnableAttribute: cfg.OtpEnableAttribute, MobileAttribute: cfg.LdapMobileAttribute,
+		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, OTPEnableAttribute: cfg.OtpEnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.LdapMobileAttribute,
 		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
 		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
 		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
@@ -196,6 +196,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Lockout: auth.Lockout{MaxFailures: cfg.LockoutMaxFailures, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration},
 		Limits: auth.Limits{PerNumber: cfg.SmsLimitPerNumber, PerIP: cfg.SmsLimitPerIP, Global: cfg.SmsLimitGlobal,
 			AllowedCountries: trimAll(cfg.SmsAllowedCountries)},
+		BackupCodes: cfg.BackupCodes, CaptureMobile: cfg.CaptureMobile, CaptureMobileBind: captureBind(cfg),
 	}, log, now)
 	if cfg.OtpLength < 6 {
 		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
@@ -231,15 +232,19 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 var ldapFieldVars = map[string]string{
 	"URL": "LDAP_URL", "StartTLS": "LDAP_START_TLS", "TLSConfig": "LDAP_CA_FILE", "BindDN": "LDAP_BIND_DN",
 	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
-	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "OTPEnableAttribute": "OTP_ENABLE_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
+	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "OTPEnableAttribute": "OTP_ENABLE_ATTRIBUTE", "BackupCodesAttribute": "BACKUP_CODES_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
 	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
 	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
 	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",
 }
 
-var smsHTTPFieldVars = map[string]string{
-	"URL": "SMS_URL", "Method": "SMS_METHOD", "Headers": "SMS_HEADERS", "Payload": "SMS_PAYLOAD",
-	"SuccessCodes": "SMS_SUCCESS_CODES",
+// smsHTTPFieldVars names the variables of an http provider whose
+// variables start with prefix (SMS or SMS2).
+func smsHTTPFieldVars(prefix string) map[string]string {
+	return map[string]string{
+		"URL": prefix + "_URL", "Method": prefix + "_METHOD", "Headers": prefix + "_HEADERS", "Payload": prefix + "_PAYLOAD",
+		"SuccessCodes": prefix + "_SUCCESS_CODES", "SuccessMatch": prefix + "_SUCCESS_MATCH",
+	}
 }
 
 var twilioFieldVars = map[string]string{
@@ -277,10 +282,40 @@ func renameFields(err error, vars map[string]string) []error {
 	return out
 }
 
-// newSender builds the configured SMS provider.
+// newSender builds the configured SMS providers: one, or several tried in
+// order with a circuit breaker each (SMS_PROVIDERS).
 func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
+	names := trimAll(cfg.SmsProviders)
+	if len(names) == 0 {
+		names = []string{cfg.SmsProvider}
+	}
+	var problems []error
+	var named []sms.Named
+	for _, name := range names {
+		s, errs := newProvider(name, cfg, log, stdout)
+		problems = append(problems, errs...)
+		if s != nil {
+			named = append(named, sms.Named{Name: name, Sender: s})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if len(named) == 1 {
+		return named[0].Sender, nil
+	}
+	f, err := sms.NewFailover(sms.FailoverConfig{Timeout: cfg.SmsTimeout, FailureThreshold: cfg.SmsBreakerFailures,
+		OpenFor: cfg.SmsBreakerOpenFor, Log: log}, named...)
+	if err != nil {
+		return nil, []error{problem("SMS_PROVIDERS", "%v", err)}
+	}
+	return f, nil
+}
+
+// newProvider builds one SMS provider by name.
+func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
 	client := &http.Client{Timeout: cfg.SmsTimeout}
-	switch cfg.SmsProvider {
+	switch name {
 	case "console":
 		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err == nil && !isLoopback(host) {
 			log.Warn("OTPGATE_SMS_PROVIDER=console prints codes to standard output and delivers nothing; " +
@@ -289,9 +324,16 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []er
 		return sms.NewConsole(stdout), nil
 	case "http":
 		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.SmsURL, Method: cfg.SmsMethod, Headers: cfg.SmsHeaders,
-			Payload: cfg.SmsPayload, SuccessCodes: cfg.SmsSuccessCodes}, client)
+			Payload: cfg.SmsPayload, SuccessCodes: cfg.SmsSuccessCodes, SuccessMatch: cfg.SmsSuccessMatch}, client)
 		if err != nil {
-			return nil, renameFields(err, smsHTTPFieldVars)
+			return nil, renameFields(err, smsHTTPFieldVars("SMS"))
+		}
+		return s, nil
+	case "http2":
+		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.Sms2URL, Method: cfg.Sms2Method, Headers: cfg.Sms2Headers,
+			Payload: cfg.Sms2Payload, SuccessCodes: cfg.Sms2SuccessCodes, SuccessMatch: cfg.Sms2SuccessMatch}, client)
+		if err != nil {
+			return nil, renameFields(err, smsHTTPFieldVars("SMS2"))
 		}
 		return s, nil
 	case "twilio":
@@ -302,7 +344,27 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []er
 		}
 		return s, nil
 	}
-	return nil, []error{problem("SMS_PROVIDER", "%q: want console, http or twilio", cfg.SmsProvider)}
+	variable := "SMS_PROVIDER"
+	if len(cfg.SmsProviders) > 0 {
+		variable = "SMS_PROVIDERS"
+	}
+	return nil, []error{problem(variable, "%q: want console, http, http2 or twilio", name)}
+}
+
+// backupAttr is the backup-code attribute, or "" when the feature is off
+// (the directory then refuses every backup-code operation).
+func backupAttr(cfg Config) string {
+	if !cfg.BackupCodes {
+		return ""
+	}
+	return cfg.BackupCodesAttribute
+}
+
+func captureBind(cfg Config) auth.BindAs {
+	if cfg.CaptureMobileBind == "user" {
+		return auth.BindUser
+	}
+	return auth.BindService
 }
 
 func trimAll(list []string) []string {

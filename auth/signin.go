@@ -41,6 +41,27 @@ type FlowConfig struct {
 	Policy         Policy
 	Lockout        Lockout
 	Limits         Limits
+	// BackupCodes lets users sign in with a one-time backup code instead of
+	// the SMS code; the Directory must then be a BackupCodeDirectory.
+	BackupCodes bool
+	// CaptureMobile lets a user with no mobile number enter one; it is
+	// written to the directory only after a code sent to it comes back.
+	// The Directory must then be a MobileWriter.
+	CaptureMobile     bool
+	CaptureMobileBind BindAs
+}
+
+// BackupCodeDirectory keeps users' backup-code hashes in the directory.
+type BackupCodeDirectory interface {
+	BackupCodeHashes(ctx context.Context, dn string) ([]string, error)
+	ReplaceBackupCodes(ctx context.Context, dn string, hashes []string) error
+	// RemoveBackupCode removes one hash; ErrBackupCodeUsed when it is gone.
+	RemoveBackupCode(ctx context.Context, dn, hash string) error
+}
+
+// MobileWriter saves a user's verified mobile number in the directory.
+type MobileWriter interface {
+	SetMobile(ctx context.Context, dn, e164 string, as BindAs, password string) error
 }
 
 // Pending is a sign-in that passed the password and waits for its code.
@@ -53,6 +74,9 @@ type Pending struct {
 	Created  int64  `json:"c"`
 	SentAt   int64  `json:"sa"` // unix seconds the current code was sent
 	Sends    int    `json:"s"`  // codes sent for this sign-in
+	// Capture: the user typed the number; it is saved after the code.
+	Capture     bool   `json:"cap,omitempty"`
+	PasswordBox []byte `json:"pb,omitempty"` // see sealPassword
 }
 
 // MaskedMobile is the destination as it may be shown.
@@ -65,6 +89,10 @@ type Result struct {
 	SignedIn bool
 	User     User
 	Factors  int
+	// NeedMobile: the user has no number and must enter one (capture);
+	// CaptureKey then goes to the browser with the pending sign-in.
+	NeedMobile bool
+	CaptureKey []byte
 }
 
 // Flow runs the two-step sign-in: password against the Directory, then a
@@ -146,6 +174,9 @@ func (f *Flow) Begin(ctx context.Context, username, password, client, redirect s
 	}
 	mobile, err := ParseMobile(user.Mobile, f.cfg.DefaultRegion)
 	if err != nil {
+		if f.cfg.CaptureMobile {
+			return f.beginCapture(ctx, user, password, redirect, log)
+		}
 		if f.cfg.Policy.maySkipMissingMobile(user) {
 			log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
 			f.succeeded(ctx, username)
@@ -309,7 +340,8 @@ func (e *WrongCodeError) Unwrap() error { return ErrWrongCode }
 // Verify checks code for the pending sign-in id. On success the pending
 // sign-in is consumed: of any number of concurrent correct submissions,
 // exactly one returns the user.
-func (f *Flow) Verify(ctx context.Context, id, code, client string) (Pending, error) {
+// captureKey opens the sealed password of a capture sign-in (nil otherwise).
+func (f *Flow) Verify(ctx context.Context, id, code, client string, captureKey []byte) (Pending, error) {
 	p, err := f.Pending(ctx, id)
 	if err != nil {
 		f.log.Info("sign-in: code for unknown or expired sign-in", "client", client)
@@ -370,8 +402,13 @@ func (f *Flow) Verify(ctx context.Context, id, code, client string) (Pending, er
 		log.Warn("sign-in: code superseded while checking")
 		return Pending{}, ErrSignInExpired
 	}
-	f.succeeded(ctx, p.User.Username)
 	log.Info("sign-in: code ok")
+	if taken.Capture {
+		if err := f.saveCaptured(ctx, taken, captureKey, log); err != nil {
+			return Pending{}, err
+		}
+	}
+	f.succeeded(ctx, p.User.Username)
 	return taken, nil
 }
 

@@ -38,6 +38,7 @@ type Handler struct {
 	pages   pages
 	csrf    *auth.Cookie[string]
 	pending *auth.Cookie[string]
+	capture *auth.Cookie[[]byte] // key to the sealed password of a capture sign-in
 	mux     *http.ServeMux
 	root    http.Handler
 }
@@ -65,7 +66,11 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, mux: http.NewServeMux()}
+	capture, err := auth.NewCookie[[]byte](cfg.Keys, cfg.Cookie, "_capture", cfg.Flow.Lifetime())
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, capture: capture, mux: http.NewServeMux()}
 	pre := cfg.Prefix
 	h.mux.Handle("GET "+pre+"static/", http.StripPrefix(pre+"static", staticHandler()))
 	h.mux.Handle("GET "+pre+"signin", h.handle(h.signInPage))
@@ -73,6 +78,8 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle("GET "+pre+"code", h.handle(h.codePage))
 	h.mux.Handle("POST "+pre+"code", h.handle(h.code))
 	h.mux.Handle("POST "+pre+"code/resend", h.handle(h.resend))
+	h.mux.Handle("GET "+pre+"mobile", h.handle(h.mobilePage))
+	h.mux.Handle("POST "+pre+"mobile", h.handle(h.mobile))
 	h.mux.Handle("GET "+pre+"logout", h.handle(h.logoutPage))
 	h.mux.Handle("POST "+pre+"logout", h.handle(h.logout))
 	h.mux.HandleFunc("GET "+pre+"healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -240,6 +247,62 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := h.pending.Write(w, res.Pending.ID, h.cfg.Flow.Lifetime()); err != nil {
 		return err
 	}
+	if res.NeedMobile {
+		if res.CaptureKey != nil {
+			if err := h.capture.Write(w, res.CaptureKey, h.cfg.Flow.Lifetime()); err != nil {
+				return err
+			}
+		}
+		http.Redirect(w, r, h.cfg.Prefix+"mobile", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) mobilePage(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.loadPending(r)
+	if err != nil {
+		return err
+	}
+	if !p.Capture || p.User.Mobile != "" {
+		http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
+		return nil
+	}
+	return h.renderMobile(w, r, http.StatusOK, "", "")
+}
+
+func (h *Handler) renderMobile(w http.ResponseWriter, r *http.Request, status int, typed, msg string) error {
+	tok, err := h.csrfToken(w, r)
+	if err != nil {
+		return err
+	}
+	hint := "Write it in international form, with + and the country code, for example +44 7700 900123."
+	if region := h.cfg.Flow.Config().DefaultRegion; region != "" {
+		hint = "Numbers without a country code are read as " + region + " numbers; for another country, start with + and its code."
+	}
+	h.pages.render(w, h.cfg.Log, status, "mobile", view{Prefix: h.cfg.Prefix, Title: "Add your mobile number",
+		CSRF: tok, Mobile: typed, Error: msg, Hint: hint})
+	return nil
+}
+
+func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
+		return err
+	}
+	id, err := h.pending.Read(r)
+	if err != nil || id == "" {
+		return h.expired("")
+	}
+	typed := r.PostForm.Get("mobile")
+	_, err = h.cfg.Flow.CaptureMobile(r.Context(), id, typed, h.cfg.ClientAddr(r))
+	var bad *auth.InvalidMobileError
+	if errors.As(err, &bad) {
+		return h.renderMobile(w, r, http.StatusBadRequest, typed, "That is not a mobile number we can send a code to: "+bad.Problem.String()+".")
+	}
+	if err != nil {
+		return h.flowError(err, "")
+	}
 	http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
 	return nil
 }
@@ -289,6 +352,15 @@ func (h *Handler) flowError(err error, rd string) error {
 			next: h.SignInURL(rd), nextLabel: "Try again"}
 	case errors.Is(err, auth.ErrSignInExpired):
 		return h.expired(rd)
+	case errors.Is(err, auth.ErrMobileNotSaved):
+		status := http.StatusForbidden
+		if errors.Is(err, auth.ErrDirectoryUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		return &pageError{status: status, title: "Your number could not be saved",
+			message: []string{"Your code was right, but the directory did not accept your mobile number, so nothing was changed and you are not signed in.",
+				"Ask an administrator to add your mobile number to your account, or try again later."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.Is(err, auth.ErrResendDisabled):
 		return &pageError{status: http.StatusNotFound, title: "New codes are turned off",
 			message: []string{"Please use the code you received, or sign in again."}, next: h.cfg.Prefix + "code", nextLabel: "Back to the code"}
@@ -345,6 +417,10 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if p.Capture && p.User.Mobile == "" {
+		http.Redirect(w, r, h.cfg.Prefix+"mobile", http.StatusSeeOther)
+		return nil
+	}
 	return h.renderCode(w, r, http.StatusOK, p, "", "")
 }
 
@@ -376,7 +452,8 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || id == "" {
 		return h.expired("")
 	}
-	p, err := h.cfg.Flow.Verify(r.Context(), id, r.PostForm.Get("code"), h.cfg.ClientAddr(r))
+	key, _ := h.capture.Read(r)
+	p, err := h.cfg.Flow.Verify(r.Context(), id, r.PostForm.Get("code"), h.cfg.ClientAddr(r), key)
 	var wrong *auth.WrongCodeError
 	switch {
 	case errors.As(err, &wrong):
@@ -399,6 +476,9 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 		return h.flowError(err, "")
 	}
 	h.pending.Clear(w)
+	if key != nil {
+		h.capture.Clear(w)
+	}
 	// A fresh session, never one the browser brought: no session fixation.
 	if _, err := h.cfg.Sessions.Issue(w, p.User, 2); err != nil {
 		return err
@@ -465,5 +545,5 @@ func plural(n int, one, many string) string {
 // CookieNames returns the names of every cookie otpgate sets, so the
 // reverse proxy can keep them from the app.
 func (h *Handler) CookieNames() []string {
-	return []string{h.cfg.Sessions.CookieName(), h.csrf.Name(), h.pending.Name()}
+	return []string{h.cfg.Sessions.CookieName(), h.csrf.Name(), h.pending.Name(), h.capture.Name()}
 }

@@ -28,7 +28,7 @@ func parsePages() (pages, error) {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
 	p := pages{}
-	for _, name := range []string{"signin", "code", "logout", "message"} {
+	for _, name := range []string{"signin", "code", "logout", "message", "mobile"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s page: %w", name, err)
@@ -56,6 +56,7 @@ type view struct {
 	NextLabel  string
 	CanResend  bool
 	ResendHint string
+	Hint       string
 }
 
 // securityHeaders are sent with every page: no scripts at all, no framing,
