@@ -30,6 +30,13 @@ func BenchmarkProxy(b *testing.B) {
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(upstream); pr.SetXForwarded() },
 		Transport: NewTransport(),
 	}
+	// The same bare proxy with otpgate's buffer pool: otpgate against this
+	// one shows the cost of its own work alone.
+	pooled := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(upstream); pr.SetXForwarded() },
+		Transport:  NewTransport(),
+		BufferPool: newBufferPool(),
+	}
 	gw, cookie := benchGateway(b, upstream)
 
 	for _, bc := range []struct {
@@ -38,6 +45,7 @@ func BenchmarkProxy(b *testing.B) {
 		cookie  *http.Cookie
 	}{
 		{"bare", bare, nil},
+		{"bare-pooled", pooled, nil},
 		{"otpgate", gw, cookie},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
