@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/kelseyhightower/envconfig"
+
+	"github.com/otpgate/otpgate/proxy"
 )
 
 const envPrefix = "OTPGATE"
@@ -27,7 +29,7 @@ const envPrefix = "OTPGATE"
 // variable, and Kubernetes injects many of those.
 type Config struct {
 	ListenAddr      string        `split_words:"true" default:":8080" desc:"address to listen on (host:port)"`
-	UpstreamURL     string        `split_words:"true" desc:"the app behind otpgate, e.g. http://127.0.0.1:3000 (required)"`
+	UpstreamURL     string        `split_words:"true" desc:"the app behind otpgate, e.g. http://127.0.0.1:3000; empty: forward-auth and portal only"`
 	PathPrefix      string        `split_words:"true" default:"/otpgate/" desc:"path prefix reserved for otpgate's own pages"`
 	ShutdownTimeout time.Duration `split_words:"true" default:"15s" desc:"how long requests in flight may finish after SIGTERM"`
 	LogLevel        string        `split_words:"true" default:"info" desc:"debug, info, warn or error"`
@@ -79,8 +81,13 @@ type Config struct {
 	TwilioMessagingServiceSID string `split_words:"true" desc:"twilio provider: messaging service SID (MG...)"`
 	TwilioApiURL              string `split_words:"true" default:"https://api.twilio.com" desc:"twilio provider: API base URL"`
 
-	PublicURL     string `split_words:"true" desc:"otpgate's public URL, e.g. https://auth.example.com; gives {host} in the SMS"`
-	DefaultRegion string `split_words:"true" desc:"ISO country (e.g. GB) for directory numbers written without a country code"`
+	PublicURL            string   `split_words:"true" desc:"otpgate's public URL, e.g. https://auth.example.com: the portal forward-auth sends browsers to, and {host} in the SMS"`
+	CookieDomain         string   `split_words:"true" desc:"domain the session cookie is shared with, e.g. example.com, so one sign-in covers every app below it"`
+	AllowedRedirectHosts []string `split_words:"true" desc:"comma-separated further hosts a sign-in may return to (besides COOKIE_DOMAIN)"`
+	TrustedProxies       []string `split_words:"true" default:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7" desc:"CIDRs whose X-Forwarded-*/X-Original-* headers are believed"`
+	AccessRules          string   `split_words:"true" desc:"access rules, one per line or ;-separated: HOST PATH bypass|two_factor|deny [groups=G,...]"`
+	AccessRulesFile      string   `split_words:"true" desc:"file holding ACCESS_RULES"`
+	DefaultRegion        string   `split_words:"true" desc:"ISO country (e.g. GB) for directory numbers written without a country code"`
 
 	OtpLength            int           `split_words:"true" default:"6" desc:"characters in a code, 4 to 10 (below 6 only with a warning)"`
 	OtpAlphanumeric      bool          `split_words:"true" default:"false" desc:"codes of unambiguous capital letters and digits instead of digits only"`
@@ -264,21 +271,38 @@ var (
 	prefixPattern     = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/$`)
 	cookieNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	regionPattern     = regexp.MustCompile(`^[A-Z]{2}$`)
+	domainPattern     = regexp.MustCompile(`^\.?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 )
 
 // check validates the values that need no other part of otpgate; the
 // parts (directory, SMS provider) check their own settings in assemble.
-func (c *Config) check(needUpstream bool) []error {
+func (c *Config) check() []error {
 	var p []error
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		p = append(p, problem("LISTEN_ADDR", "%q is not host:port (like :8080 or 127.0.0.1:8080)", c.ListenAddr))
 	}
-	if needUpstream {
-		if c.UpstreamURL == "" {
-			p = append(p, problem("UPSTREAM_URL", "required: the app's URL, like http://127.0.0.1:3000"))
-		} else if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if c.UpstreamURL != "" {
+		if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p = append(p, problem("UPSTREAM_URL", "%q is not an http:// or https:// URL with a host", c.UpstreamURL))
 		}
+	}
+	if d := c.CookieDomain; d != "" {
+		if !domainPattern.MatchString(d) {
+			p = append(p, problem("COOKIE_DOMAIN", "%q: want a domain like example.com, without scheme or port", d))
+		} else if h := c.publicHost(); h != "" && h != strings.TrimPrefix(d, ".") && !strings.HasSuffix(h, "."+strings.TrimPrefix(d, ".")) {
+			p = append(p, problem("COOKIE_DOMAIN", "%q does not contain PUBLIC_URL's host %q, so browsers would refuse the cookie", d, h))
+		}
+	}
+	for _, h := range c.AllowedRedirectHosts {
+		if !domainPattern.MatchString(strings.TrimSpace(h)) {
+			p = append(p, problem("ALLOWED_REDIRECT_HOSTS", "%q is not a host name", h))
+		}
+	}
+	if _, err := proxy.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		p = append(p, problem("TRUSTED_PROXIES", "%v", err))
+	}
+	if _, err := c.accessRules(); err != nil {
+		p = append(p, err)
 	}
 	if !prefixPattern.MatchString(c.PathPrefix) {
 		p = append(p, problem("PATH_PREFIX", "%q must be a path that starts and ends with /, like /otpgate/", c.PathPrefix))
@@ -412,6 +436,26 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("not base64")
+}
+
+// accessRules parses ACCESS_RULES or the file ACCESS_RULES_FILE names.
+func (c *Config) accessRules() (proxy.Rules, error) {
+	text, name := c.AccessRules, "ACCESS_RULES"
+	if c.AccessRulesFile != "" {
+		if c.AccessRules != "" {
+			return nil, problem("ACCESS_RULES", "set both ACCESS_RULES and ACCESS_RULES_FILE; set only one")
+		}
+		b, err := os.ReadFile(c.AccessRulesFile)
+		if err != nil {
+			return nil, problem("ACCESS_RULES_FILE", "cannot read: %v", err)
+		}
+		text, name = string(b), "ACCESS_RULES_FILE"
+	}
+	rules, err := proxy.ParseRules(text)
+	if err != nil {
+		return nil, problem(name, "%v", err)
+	}
+	return rules, nil
 }
 
 // publicHost is the host of PUBLIC_URL, or "".

@@ -284,7 +284,9 @@ func TestRedirectAfterSignInStaysOnSite(t *testing.T) {
 }
 
 func TestClientIdentityHeadersAreReplaced(t *testing.T) {
-	e := startEnv(t)
+	// The test client (127.0.0.1) is not a trusted proxy here, so its
+	// X-Forwarded-For must not be believed.
+	e := startEnv(t, func(c *Config) { c.TrustedProxies = []string{"192.0.2.1"} })
 	b := e.browser()
 	b.signIn(slapdtest.Carol, "/")
 	seen := b.appSaw("/", "Remote-User", "admin", "Remote_User", "admin", "remote-groups", "admins", "Remote-Email", "admin@example.org", "X-Forwarded-For", "10.9.9.9")

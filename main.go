@@ -94,6 +94,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	} else if !cfg.CookieSecure {
 		log.Warn("OTPGATE_COOKIE_SECURE=false: session cookies are sent over plain HTTP; use this only for local testing")
 	}
+	if cfg.UpstreamURL == "" && demoEnv == nil {
+		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
+	}
 	if err := serve(ctx, ln, a.handler, cfg.ShutdownTimeout, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
@@ -150,7 +153,7 @@ type app struct {
 // configuration's and each part's own checks) into one error.
 // now is the clock, injectable so tests can expire codes and sessions.
 func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
-	problems := cfg.check(true)
+	problems := cfg.check()
 
 	tlsConfig, _ := cfg.ldapTLS()
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
@@ -201,13 +204,17 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if cfg.OtpLength < 6 {
 		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
 	}
-	cookie := auth.CookieOptions{Name: cfg.CookieName, Secure: cfg.CookieSecure}
-	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.SessionLifetime, Idle: cfg.SessionIdle}, now)
+	cookie := auth.CookieOptions{Name: cfg.CookieName, Secure: cfg.CookieSecure, Domain: strings.TrimPrefix(cfg.CookieDomain, ".")}
+	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.SessionLifetime, Idle: cfg.SessionIdle, Store: store}, now)
 	if err != nil {
 		return nil, problem("SESSION_LIFETIME", "%v", err)
 	}
+	trusted, _ := proxy.ParseTrustedProxies(cfg.TrustedProxies)
+	rules, _ := cfg.accessRules()
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
+		ClientAddr: trusted.ClientIP,
+		Redirects:  ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.AllowedRedirectHosts), AllowHTTP: !cfg.CookieSecure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
 				return fmt.Errorf("directory: %w", err)
@@ -218,10 +225,16 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, err
 	}
-	upstream, _ := url.Parse(cfg.UpstreamURL)
+	var upstream, public *url.URL
+	if cfg.UpstreamURL != "" {
+		upstream, _ = url.Parse(cfg.UpstreamURL)
+	}
+	if cfg.PublicURL != "" {
+		public, _ = url.Parse(cfg.PublicURL)
+	}
 	gw, err := proxy.New(proxy.Config{
 		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
-		Sessions: sessions, Log: log,
+		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
 	}, pages.CookieNames()...)
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)

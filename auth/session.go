@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -21,6 +23,11 @@ type Session struct {
 type SessionConfig struct {
 	Lifetime time.Duration // absolute, from sign-in
 	Idle     time.Duration // since last use
+	// Store, when set, keeps what a cookie alone cannot: sessions signed
+	// out (so a copied cookie stops working everywhere at once) and the
+	// last use of sessions checked through forward-auth, where the proxy
+	// does not pass a renewed cookie back to the browser.
+	Store Store
 }
 
 // Sessions issues, checks, renews and clears session cookies.
@@ -38,7 +45,11 @@ type Sessions struct {
 var (
 	ErrNoSession      = errors.New("no session")
 	ErrSessionExpired = errors.New("session expired")
+	ErrSessionRevoked = errors.New("session signed out")
 )
+
+func revokedKey(id string) string { return "revoked:" + id }
+func seenKey(id string) string    { return "seen:" + id }
 
 // NewSessions returns Sessions using keys and cookie options; now is the
 // clock (time.Now when nil).
@@ -84,10 +95,23 @@ func (s *Sessions) Load(r *http.Request) (Session, error) {
 		return Session{}, fmt.Errorf("%w: incomplete session", ErrNoSession)
 	case now >= sess.AuthTime+int64(s.cfg.Lifetime/time.Second):
 		return Session{}, fmt.Errorf("%w: signed in at %s, lifetime %v", ErrSessionExpired, time.Unix(sess.AuthTime, 0).UTC().Format(time.RFC3339), s.cfg.Lifetime)
-	case now >= sess.LastSeen+int64(s.cfg.Idle/time.Second):
-		return Session{}, fmt.Errorf("%w: idle since %s, limit %v", ErrSessionExpired, time.Unix(sess.LastSeen, 0).UTC().Format(time.RFC3339), s.cfg.Idle)
 	case sess.LastSeen > now+60 || sess.AuthTime > now+60:
 		return Session{}, fmt.Errorf("%w: session from the future", ErrNoSession)
+	}
+	if now >= sess.LastSeen+int64(s.cfg.Idle/time.Second) {
+		seen := s.lastSeen(r, sess.ID)
+		if now >= seen+int64(s.cfg.Idle/time.Second) {
+			return Session{}, fmt.Errorf("%w: idle since %s, limit %v", ErrSessionExpired, time.Unix(max(seen, sess.LastSeen), 0).UTC().Format(time.RFC3339), s.cfg.Idle)
+		}
+		sess.LastSeen = seen
+	}
+	if s.cfg.Store != nil {
+		if _, err := s.cfg.Store.Get(r.Context(), revokedKey(sess.ID)); err == nil {
+			return Session{}, ErrSessionRevoked
+		} else if !errors.Is(err, ErrNotFound) {
+			// Fail closed: a session that cannot be checked is not accepted.
+			return Session{}, fmt.Errorf("%w: check sign-out: %w", ErrNoSession, err)
+		}
 	}
 	return sess, nil
 }
@@ -105,18 +129,50 @@ func (s *Sessions) Issue(w http.ResponseWriter, user User, factors int) (Session
 	return sess, s.write(w, sess)
 }
 
-// Touch renews the idle timer of a loaded session when it is due.
-func (s *Sessions) Touch(w http.ResponseWriter, sess Session) error {
+// lastSeen returns the last use recorded in the store, or 0.
+func (s *Sessions) lastSeen(r *http.Request, id string) int64 {
+	if s.cfg.Store == nil {
+		return 0
+	}
+	b, err := s.cfg.Store.Get(r.Context(), seenKey(id))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(string(b), 10, 64)
+	return n
+}
+
+// Touch renews the idle timer of a loaded session when it is due: in the
+// cookie, and in the store when there is one.
+func (s *Sessions) Touch(r *http.Request, w http.ResponseWriter, sess Session) error {
 	now := s.now().Unix()
 	if now-sess.LastSeen < int64(s.renewAfter/time.Second) {
 		return nil
 	}
 	sess.LastSeen = now
+	if s.cfg.Store != nil {
+		if err := s.cfg.Store.Put(r.Context(), seenKey(sess.ID), strconv.AppendInt(nil, now, 10), s.cfg.Idle); err != nil {
+			return fmt.Errorf("record session use: %w", err)
+		}
+	}
 	return s.write(w, sess)
 }
 
 // Clear ends the browser's session.
 func (s *Sessions) Clear(w http.ResponseWriter) { s.cookie.Clear(w) }
+
+// Revoke ends sess everywhere: the cookie is refused from now on, even a
+// copy of it, until it would have expired anyway.
+func (s *Sessions) Revoke(r *http.Request, sess Session) error {
+	if s.cfg.Store == nil {
+		return nil
+	}
+	left := time.Unix(sess.AuthTime, 0).Add(s.cfg.Lifetime).Sub(s.now())
+	if left <= 0 {
+		return nil
+	}
+	return s.cfg.Store.Put(context.WithoutCancel(r.Context()), revokedKey(sess.ID), []byte{1}, left)
+}
 
 func (s *Sessions) write(w http.ResponseWriter, sess Session) error {
 	left := time.Unix(sess.AuthTime, 0).Add(s.cfg.Lifetime).Sub(s.now())

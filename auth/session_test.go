@@ -136,7 +136,7 @@ func TestSessionIdleRenewalAndAbsoluteLifetime(t *testing.T) {
 			t.Fatalf("after %v of regular use: %v", elapsed, err)
 		}
 		rec := httptest.NewRecorder()
-		if err := s.Touch(rec, sess); err != nil {
+		if err := s.Touch(requestWith(c), rec, sess); err != nil {
 			t.Fatal(err)
 		}
 		renewed := rec.Result().Cookies()
@@ -153,10 +153,11 @@ func TestSessionIdleRenewalAndAbsoluteLifetime(t *testing.T) {
 func TestSessionTouchIsRateLimited(t *testing.T) {
 	clock := newFakeClock()
 	s := newTestSessions(t, clock, true)
-	sess, _ := s.Load(requestWith(issue(t, s)))
+	c := issue(t, s)
+	sess, _ := s.Load(requestWith(c))
 	rec := httptest.NewRecorder()
 	clock.Advance(time.Second)
-	_ = s.Touch(rec, sess)
+	_ = s.Touch(requestWith(c), rec, sess)
 	if n := len(rec.Result().Cookies()); n != 0 {
 		t.Fatalf("Touch one second after sign-in set %d cookies, want 0", n)
 	}
@@ -195,5 +196,47 @@ func TestNewKeysRefusesShortSecrets(t *testing.T) {
 	}
 	if _, err := NewKeys(nil); err == nil {
 		t.Fatal("NewKeys accepted no secret")
+	}
+}
+
+// With a store, the idle timer is kept on the server as well: forward-auth
+// proxies do not pass a renewed cookie back to the browser.
+func TestSessionIdleKeptInStore(t *testing.T) {
+	clock := newFakeClock()
+	keys, _ := NewKeys([][]byte{secret(1)})
+	store := NewMemoryStore(clock.Now)
+	s, err := NewSessions(keys, CookieOptions{Name: "otpgate"}, SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: store}, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := issue(t, s) // the browser keeps this cookie and never gets another
+	for range 5 {
+		clock.Advance(50 * time.Minute)
+		sess, err := s.Load(requestWith(c))
+		if err != nil {
+			t.Fatalf("regular use with the first cookie: %v", err)
+		}
+		_ = s.Touch(requestWith(c), httptest.NewRecorder(), sess)
+	}
+	clock.Advance(61 * time.Minute)
+	if _, err := s.Load(requestWith(c)); !errors.Is(err, ErrSessionExpired) {
+		t.Fatalf("after 61 idle minutes: %v, want ErrSessionExpired", err)
+	}
+}
+
+func TestSessionRevoke(t *testing.T) {
+	clock := newFakeClock()
+	keys, _ := NewKeys([][]byte{secret(1)})
+	s, _ := NewSessions(keys, CookieOptions{Name: "otpgate"}, SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: NewMemoryStore(clock.Now)}, clock.Now)
+	c := issue(t, s)
+	sess, err := s.Load(requestWith(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Revoke(requestWith(c), sess); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(requestWith(c)); !errors.Is(err, ErrSessionRevoked) {
+		t.Fatalf("a copy of a signed-out cookie: Load error %v, want ErrSessionRevoked", err)
 	}
 }

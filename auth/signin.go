@@ -339,77 +339,114 @@ func (e *WrongCodeError) Unwrap() error { return ErrWrongCode }
 
 // Verify checks code for the pending sign-in id. On success the pending
 // sign-in is consumed: of any number of concurrent correct submissions,
-// exactly one returns the user.
-// captureKey opens the sealed password of a capture sign-in (nil otherwise).
+// exactly one returns the user. captureKey opens the sealed password of a
+// capture sign-in (nil otherwise).
 func (f *Flow) Verify(ctx context.Context, id, code, client string, captureKey []byte) (Pending, error) {
-	p, err := f.Pending(ctx, id)
+	a, err := f.startAttempt(ctx, id, client, "code")
 	if err != nil {
-		f.log.Info("sign-in: code for unknown or expired sign-in", "client", client)
 		return Pending{}, err
-	}
-	log := f.log.With("user", p.User.Username, "client", client)
-	if err := f.locked(ctx, p.User.Username); err != nil {
-		f.abandon(ctx, id)
-		return Pending{}, err
-	}
-	// Count the attempt before comparing, so concurrent guesses cannot
-	// exceed the limit; the counter lives in the store, so replaying an old
-	// cookie or asking for a new code does not reset it.
-	n, err := f.store.Incr(ctx, attemptsKey(id), f.lifetime())
-	if err != nil {
-		return Pending{}, fmt.Errorf("count code attempt: %w", err)
-	}
-	maxAttempts := f.cfg.MaxAttempts
-	if !f.cfg.Retry {
-		maxAttempts = 1
-	}
-	if n > int64(maxAttempts) {
-		f.abandon(ctx, id)
-		log.Warn("sign-in: code refused, too many attempts")
-		return Pending{}, ErrTooManyAttempts
 	}
 	submitted := f.codes.Hash(id, code)
-	if subtle.ConstantTimeCompare([]byte(submitted), []byte(p.CodeHash)) != 1 {
-		if lockErr := f.failed(ctx, p.User.Username); lockErr != nil {
-			f.abandon(ctx, id)
-			return Pending{}, lockErr
-		}
-		left := maxAttempts - int(n)
-		if left <= 0 {
-			f.abandon(ctx, id)
-			log.Warn("sign-in: code wrong, no tries left; sign-in ended")
-			return Pending{}, ErrTooManyAttempts
-		}
-		log.Info("sign-in: code wrong", "tries_left", left)
-		return Pending{}, &WrongCodeError{Left: left}
+	if subtle.ConstantTimeCompare([]byte(submitted), []byte(a.p.CodeHash)) != 1 {
+		return Pending{}, f.refuseAttempt(ctx, a, "code")
 	}
-	b, err := f.store.Take(ctx, pendingKey(id))
-	if errors.Is(err, ErrNotFound) {
-		log.Warn("sign-in: code already used")
-		return Pending{}, ErrSignInExpired
-	}
-	if err != nil {
-		return Pending{}, fmt.Errorf("take pending sign-in: %w", err)
-	}
-	_ = f.store.Put(context.WithoutCancel(ctx), usedKey(id), []byte{1}, f.lifetime())
-	taken, err := decodePending(b)
+	taken, err := f.takePending(ctx, a)
 	if err != nil {
 		return Pending{}, err
 	}
 	// The pending sign-in may have been replaced (a new code) between the
 	// read and the take; only the code of the taken version counts.
 	if subtle.ConstantTimeCompare([]byte(submitted), []byte(taken.CodeHash)) != 1 {
-		log.Warn("sign-in: code superseded while checking")
+		a.log.Warn("sign-in: code superseded while checking")
 		return Pending{}, ErrSignInExpired
 	}
-	log.Info("sign-in: code ok")
+	a.log.Info("sign-in: code ok")
 	if taken.Capture {
-		if err := f.saveCaptured(ctx, taken, captureKey, log); err != nil {
+		if err := f.saveCaptured(ctx, taken, captureKey, a.log); err != nil {
 			return Pending{}, err
 		}
 	}
-	f.succeeded(ctx, p.User.Username)
+	f.succeeded(ctx, a.p.User.Username)
 	return taken, nil
+}
+
+// attempt is one counted try at the second factor of a pending sign-in.
+type attempt struct {
+	id  string
+	p   Pending // as read before the try was counted
+	n   int64   // this try's number
+	max int     // tries allowed
+	log *slog.Logger
+}
+
+// startAttempt loads the pending sign-in id, refuses a locked user, and
+// counts one try before anything is compared, so that concurrent guesses
+// cannot exceed the limit. The counter lives in the store, so replaying an
+// old cookie or asking for a new code does not reset it. what names the
+// factor in the log ("code", "backup code").
+func (f *Flow) startAttempt(ctx context.Context, id, client, what string) (attempt, error) {
+	p, err := f.Pending(ctx, id)
+	if err != nil {
+		f.log.Info("sign-in: "+what+" for unknown or expired sign-in", "client", client)
+		return attempt{}, err
+	}
+	a := attempt{id: id, p: p, max: f.cfg.MaxAttempts, log: f.log.With("user", p.User.Username, "client", client)}
+	if err := f.locked(ctx, p.User.Username); err != nil {
+		f.abandon(ctx, id)
+		return attempt{}, err
+	}
+	if a.n, err = f.store.Incr(ctx, attemptsKey(id), f.lifetime()); err != nil {
+		return attempt{}, fmt.Errorf("count %s attempt: %w", what, err)
+	}
+	if !f.cfg.Retry {
+		a.max = 1
+	}
+	if a.n > int64(a.max) {
+		f.abandon(ctx, id)
+		a.log.Warn("sign-in: " + what + " refused, too many attempts")
+		return attempt{}, ErrTooManyAttempts
+	}
+	return a, nil
+}
+
+// releaseAttempt gives back a try that was counted but never judged.
+func (f *Flow) releaseAttempt(ctx context.Context, a attempt) {
+	_ = f.store.Decr(context.WithoutCancel(ctx), attemptsKey(a.id))
+}
+
+// refuseAttempt ends a wrong try: it counts toward lockout, and the
+// sign-in ends when no tries are left. It returns the error to give the
+// user: *LockedError, ErrTooManyAttempts or *WrongCodeError.
+func (f *Flow) refuseAttempt(ctx context.Context, a attempt, what string) error {
+	if lockErr := f.failed(ctx, a.p.User.Username); lockErr != nil {
+		f.abandon(ctx, a.id)
+		return lockErr
+	}
+	left := a.max - int(a.n)
+	if left <= 0 {
+		f.abandon(ctx, a.id)
+		a.log.Warn("sign-in: " + what + " wrong, no tries left; sign-in ended")
+		return ErrTooManyAttempts
+	}
+	a.log.Info("sign-in: "+what+" wrong", "tries_left", left)
+	return &WrongCodeError{Left: left}
+}
+
+// takePending consumes the pending sign-in of a right try: of concurrent
+// takers exactly one gets it, the others ErrSignInExpired. It marks the
+// sign-in used, so that a new code sent at the same moment (Resend) does
+// not bring it back.
+func (f *Flow) takePending(ctx context.Context, a attempt) (Pending, error) {
+	b, err := f.store.Take(ctx, pendingKey(a.id))
+	if errors.Is(err, ErrNotFound) {
+		a.log.Warn("sign-in: pending sign-in already used")
+		return Pending{}, ErrSignInExpired
+	}
+	if err != nil {
+		return Pending{}, fmt.Errorf("take pending sign-in: %w", err)
+	}
+	_ = f.store.Put(context.WithoutCancel(ctx), usedKey(a.id), []byte{1}, f.lifetime())
+	return decodePending(b)
 }
 
 // Cancel forgets a pending sign-in (the user went back or signed out).

@@ -39,6 +39,8 @@ var identityHeaders = map[string]bool{
 
 // Config wires the gateway.
 type Config struct {
+	// Upstream is the app; nil when otpgate only answers forward-auth
+	// requests and serves its portal.
 	Upstream  *url.URL
 	Prefix    string       // otpgate's own path prefix, "/otpgate/"
 	Pages     http.Handler // serves everything under Prefix
@@ -48,6 +50,13 @@ type Config struct {
 	// Transport reaches the upstream; nil means a copy of
 	// http.DefaultTransport that keeps enough idle connections.
 	Transport http.RoundTripper
+	Rules     Rules          // access rules, in both modes
+	Trusted   TrustedProxies // whose forwarding headers are believed
+	// PublicURL is the portal where forward-auth sends browsers to sign
+	// in; nil: the host of the request being checked.
+	PublicURL *url.URL
+	// Forbidden writes the page for a signed-in user a rule refuses.
+	Forbidden func(w http.ResponseWriter, r *http.Request, message string)
 }
 
 // Gateway is the reverse-proxy handler.
@@ -64,8 +73,13 @@ var authLevels = [...]string{"0", "1", "2"}
 
 // New returns the Gateway.
 func New(cfg Config, cookieNames ...string) (*Gateway, error) {
-	if cfg.Upstream == nil || cfg.Upstream.Host == "" {
+	if cfg.Upstream != nil && cfg.Upstream.Host == "" {
 		return nil, errors.New("upstream URL needs a host")
+	}
+	if cfg.Forbidden == nil {
+		cfg.Forbidden = func(w http.ResponseWriter, _ *http.Request, message string) {
+			http.Error(w, message, http.StatusForbidden)
+		}
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = NewTransport()
@@ -92,12 +106,38 @@ func NewTransport() *http.Transport {
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, g.cfg.Prefix) {
+	p := r.URL.Path
+	switch {
+	case p == g.cfg.Prefix+"authz/forward-auth":
+		g.forwardAuth(w, r)
+		return
+	case p == g.cfg.Prefix+"authz/auth-request":
+		g.authRequest(w, r)
+		return
+	case strings.HasPrefix(p, g.cfg.Prefix):
 		g.cfg.Pages.ServeHTTP(w, r)
 		return
-	}
-	if r.URL.Path+"/" == g.cfg.Prefix {
+	case p+"/" == g.cfg.Prefix:
 		http.Redirect(w, r, g.cfg.Prefix+"signin", http.StatusSeeOther)
+		return
+	case g.cfg.Upstream == nil:
+		// The portal alone: its own pages say who is signed in.
+		http.Redirect(w, r, g.cfg.Prefix+"logout", http.StatusSeeOther)
+		return
+	}
+	clean, ok := NormalizePath(r.URL.EscapedPath())
+	if !ok {
+		http.Error(w, "Bad request path.", http.StatusBadRequest)
+		return
+	}
+	rule := g.cfg.Rules.Match(hostname(r.Host), clean)
+	switch rule.Policy {
+	case PolicyDeny:
+		g.cfg.Log.Info("access denied by rule", "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
+		g.cfg.Forbidden(w, r, "This address is closed.")
+		return
+	case PolicyBypass:
+		g.proxy.ServeHTTP(w, r)
 		return
 	}
 	sess, err := g.cfg.Sessions.Load(r)
@@ -112,10 +152,43 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.signIn(w, r)
 		return
 	}
-	if err := g.cfg.Sessions.Touch(w, sess); err != nil {
+	if !inAnyGroup(sess.User.Groups, rule.Groups) {
+		g.forbidGroups(w, r, sess, rule)
+		return
+	}
+	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
 		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
 	}
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess)))
+}
+
+func (g *Gateway) forbidGroups(w http.ResponseWriter, r *http.Request, sess auth.Session, rule Rule) {
+	g.cfg.Log.Info("access denied, not in a required group", "user", sess.User.Username, "groups", rule.Groups, "rule_line", rule.Line)
+	g.cfg.Forbidden(w, r, "You are signed in as "+sess.User.Username+", but this page is only for members of "+
+		strings.Join(rule.Groups, " or ")+". Ask an administrator if you need access.")
+}
+
+// inAnyGroup reports whether have includes one of want; no want is true.
+func inAnyGroup(have, want []string) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hostname is host without a port, lower-cased.
+func hostname(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // signIn sends a browser to the sign-in page (303) and tells other clients
@@ -143,8 +216,19 @@ func WantsHTML(r *http.Request) bool {
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(g.cfg.Upstream)
 	// X-Forwarded-* from the client were already dropped by ReverseProxy
-	// (Rewrite mode); these are set from the connection itself.
+	// (Rewrite mode); these are set from the connection itself, keeping
+	// the chain only when a trusted proxy sent it.
+	if g.cfg.Trusted.Trusts(pr.In) {
+		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
+			pr.Out.Header["X-Forwarded-For"] = xff
+		}
+	}
 	pr.SetXForwarded()
+	if g.cfg.Trusted.Trusts(pr.In) {
+		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
+			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+		}
+	}
 	h := pr.Out.Header
 	for name := range h {
 		if identityHeaders[strings.ReplaceAll(strings.ToLower(name), "_", "-")] {

@@ -29,6 +29,7 @@ type Config struct {
 	Cookie     auth.CookieOptions
 	Log        *slog.Logger
 	ClientAddr func(*http.Request) string      // nil: the connection's address
+	Redirects  RedirectPolicy                  // other hosts a sign-in may return to
 	Ready      func(ctx context.Context) error // nil: always ready
 }
 
@@ -41,6 +42,8 @@ type Handler struct {
 	capture *auth.Cookie[[]byte] // key to the sealed password of a capture sign-in
 	mux     *http.ServeMux
 	root    http.Handler
+	// formAction is the CSP form-action list beyond 'self'.
+	formAction string
 }
 
 // csrfLifetime bounds how long a sign-in form stays usable.
@@ -70,7 +73,8 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, capture: capture, mux: http.NewServeMux()}
+	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, capture: capture, mux: http.NewServeMux(),
+		formAction: cfg.Redirects.formActionSources()}
 	pre := cfg.Prefix
 	h.mux.Handle("GET "+pre+"static/", http.StripPrefix(pre+"static", staticHandler()))
 	h.mux.Handle("GET "+pre+"signin", h.handle(h.signInPage))
@@ -82,6 +86,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle("POST "+pre+"mobile", h.handle(h.mobile))
 	h.mux.Handle("GET "+pre+"logout", h.handle(h.logoutPage))
 	h.mux.Handle("POST "+pre+"logout", h.handle(h.logout))
+	h.routeBackupCodes()
 	h.mux.HandleFunc("GET "+pre+"healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -158,7 +163,7 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 		if pe.cause != nil || pe.status >= 500 {
 			h.cfg.Log.Error("page error", "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r), "err", pe.cause)
 		}
-		h.pages.render(w, h.cfg.Log, pe.status, "message", view{Prefix: h.cfg.Prefix, Title: pe.title,
+		h.render(w, pe.status, "message", view{Prefix: h.cfg.Prefix, Title: pe.title,
 			Paragraphs: pe.message, NextURL: pe.next, NextLabel: pe.nextLabel})
 	})
 }
@@ -195,14 +200,14 @@ func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
 		return &pageError{status: http.StatusForbidden, title: "This form has expired",
 			message: []string{"For your security, forms can only be sent from the page that showed them, and only for a while. Please try again."},
-			next:    h.cfg.Prefix + "signin?rd=" + url.QueryEscape(SafeRedirect(r.PostForm.Get("rd"))), nextLabel: "Back to sign-in",
+			next:    h.cfg.Prefix + "signin?rd=" + url.QueryEscape(h.cfg.Redirects.Safe(r.PostForm.Get("rd"))), nextLabel: "Back to sign-in",
 			cause: fmt.Errorf("csrf token missing or wrong (cookie: %v)", err)}
 	}
 	return nil
 }
 
 func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
-	rd := SafeRedirect(r.URL.Query().Get("rd"))
+	rd := h.cfg.Redirects.Safe(r.URL.Query().Get("rd"))
 	if _, err := h.cfg.Sessions.Load(r); err == nil {
 		http.Redirect(w, r, rd, http.StatusSeeOther)
 		return nil
@@ -215,7 +220,7 @@ func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 	if err != nil {
 		return err
 	}
-	h.pages.render(w, h.cfg.Log, status, "signin", view{Prefix: h.cfg.Prefix, Title: "Sign in", CSRF: tok,
+	h.render(w, status, "signin", view{Prefix: h.cfg.Prefix, Title: "Sign in", CSRF: tok,
 		Redirect: rd, Username: username, Error: msg})
 	return nil
 }
@@ -224,7 +229,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
-	rd := SafeRedirect(r.PostForm.Get("rd"))
+	rd := h.cfg.Redirects.Safe(r.PostForm.Get("rd"))
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
 	if username == "" || password == "" {
@@ -281,7 +286,7 @@ func (h *Handler) renderMobile(w http.ResponseWriter, r *http.Request, status in
 	if region := h.cfg.Flow.Config().DefaultRegion; region != "" {
 		hint = "Numbers without a country code are read as " + region + " numbers; for another country, start with + and its code."
 	}
-	h.pages.render(w, h.cfg.Log, status, "mobile", view{Prefix: h.cfg.Prefix, Title: "Add your mobile number",
+	h.render(w, status, "mobile", view{Prefix: h.cfg.Prefix, Title: "Add your mobile number",
 		CSRF: tok, Mobile: typed, Error: msg, Hint: hint})
 	return nil
 }
@@ -409,7 +414,7 @@ func (h *Handler) expired(rd string) *pageError {
 	return &pageError{status: http.StatusGone, title: "Sign-in expired",
 		message: []string{"This sign-in has expired or its code was already used. Codes are valid for " +
 			sms.HumanDuration(h.cfg.Flow.Config().CodeTTL) + " and only once.", "Please sign in again to get a new code."},
-		next: h.SignInURL(SafeRedirect(rd)), nextLabel: "Sign in again"}
+		next: h.SignInURL(h.cfg.Redirects.Safe(rd)), nextLabel: "Sign in again"}
 }
 
 func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) error {
@@ -433,14 +438,14 @@ func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int,
 	cfg := flow.Config()
 	v := view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
 		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: sms.HumanDuration(cfg.CodeTTL),
-		InputMode: "numeric", Error: msg, Notice: notice, CanResend: flow.CanResend(p)}
+		InputMode: "numeric", Error: msg, Notice: notice, CanResend: flow.CanResend(p), BackupCodes: flow.BackupCodesEnabled()}
 	if flow.Alphanumeric() {
 		v.InputMode = "text"
 	}
 	if v.CanResend && cfg.ResendCooldown > 0 {
 		v.ResendHint = "You can ask for a new code " + sms.HumanDuration(cfg.ResendCooldown) + " after the last one."
 	}
-	h.pages.render(w, h.cfg.Log, status, "code", v)
+	h.render(w, status, "code", v)
 	return nil
 }
 
@@ -483,7 +488,7 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.cfg.Sessions.Issue(w, p.User, 2); err != nil {
 		return err
 	}
-	http.Redirect(w, r, SafeRedirect(p.Redirect), http.StatusSeeOther)
+	http.Redirect(w, r, h.cfg.Redirects.Safe(p.Redirect), http.StatusSeeOther)
 	return nil
 }
 
@@ -495,10 +500,11 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
 	v := view{Prefix: h.cfg.Prefix, Title: "Sign out", CSRF: tok}
 	if s, err := h.cfg.Sessions.Load(r); err == nil {
 		v.User = s.User.Username
+		v.BackupCodes = h.cfg.Flow.BackupCodesEnabled() && s.Factors == 2
 	} else {
 		v.Notice = "You are not signed in."
 	}
-	h.pages.render(w, h.cfg.Log, http.StatusOK, "logout", v)
+	h.render(w, http.StatusOK, "logout", v)
 	return nil
 }
 
@@ -507,6 +513,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if s, err := h.cfg.Sessions.Load(r); err == nil {
+		// Revoked on the server too, so that every app behind the shared
+		// cookie, and any copy of it, is signed out at once.
+		if err := h.cfg.Sessions.Revoke(r, s); err != nil {
+			return fmt.Errorf("revoke session: %w", err)
+		}
 		h.cfg.Log.Info("signed out", "user", s.User.Username, "client", h.cfg.ClientAddr(r))
 	}
 	if id, err := h.pending.Read(r); err == nil {
@@ -514,7 +525,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.cfg.Sessions.Clear(w)
 	h.pending.Clear(w)
-	h.pages.render(w, h.cfg.Log, http.StatusOK, "message", view{Prefix: h.cfg.Prefix, Title: "You are signed out",
+	h.render(w, http.StatusOK, "message", view{Prefix: h.cfg.Prefix, Title: "You are signed out",
 		Paragraphs: []string{"Close this window, or sign in again."}, NextURL: h.SignInURL("/"), NextLabel: "Sign in"})
 	return nil
 }
@@ -546,4 +557,11 @@ func plural(n int, one, many string) string {
 // reverse proxy can keep them from the app.
 func (h *Handler) CookieNames() []string {
 	return []string{h.cfg.Sessions.CookieName(), h.csrf.Name(), h.pending.Name(), h.capture.Name()}
+}
+
+// Forbidden writes the page for a signed-in user whom an access rule
+// refuses.
+func (h *Handler) Forbidden(w http.ResponseWriter, r *http.Request, message string) {
+	h.render(w, http.StatusForbidden, "message", view{Prefix: h.cfg.Prefix, Title: "Not allowed",
+		Paragraphs: []string{message}, NextURL: h.cfg.Prefix + "logout", NextLabel: "Sign in as someone else"})
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"log/slog"
 	"net/http"
 )
 
@@ -28,7 +27,7 @@ func parsePages() (pages, error) {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
 	p := pages{}
-	for _, name := range []string{"signin", "code", "logout", "message", "mobile"} {
+	for _, name := range []string{"signin", "code", "logout", "message", "mobile", "backup", "backupcodes"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse %s page: %w", name, err)
@@ -57,26 +56,39 @@ type view struct {
 	CanResend  bool
 	ResendHint string
 	Hint       string
+
+	BackupCodes bool // the code page offers "use a backup code"
 }
 
 // securityHeaders are sent with every page: no scripts at all, no framing,
-// no referrer leaking the original URL, and nothing cached.
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+// no referrer leaking the original URL, and nothing cached. formAction
+// lists the other origins a form may be redirected to after sign-in.
+func securityHeaders(h http.Header, formAction string) {
+	if formAction != "" {
+		formAction = " " + formAction
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'"+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 }
 
-func (p pages) render(w http.ResponseWriter, log *slog.Logger, status int, name string, v view) {
+// render writes page name with data v, whole or not at all.
+func (h *Handler) render(w http.ResponseWriter, status int, name string, v any) {
 	var buf bytes.Buffer
-	if err := p[name].ExecuteTemplate(&buf, "layout", v); err != nil {
-		log.Error("render page", "page", name, "err", err)
+	t, ok := h.pages[name]
+	if !ok {
+		h.cfg.Log.Error("render page", "page", name, "err", "not parsed")
 		http.Error(w, "Internal error. Please try again.", http.StatusInternalServerError)
 		return
 	}
-	securityHeaders(w.Header())
+	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
+		h.cfg.Log.Error("render page", "page", name, "err", err)
+		http.Error(w, "Internal error. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w.Header(), h.formAction)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())

@@ -32,3 +32,70 @@ func SafeRedirect(rd string) string {
 	}
 	return rd
 }
+
+// RedirectPolicy says which other hosts a sign-in may return to: with
+// forward-auth, the portal serves apps on other hosts.
+type RedirectPolicy struct {
+	Domain    string   // COOKIE_DOMAIN: this domain and every host below it
+	Hosts     []string // ALLOWED_REDIRECT_HOSTS: these hosts exactly
+	AllowHTTP bool     // plain http too (only when cookies are not Secure)
+}
+
+// Safe returns rd when it is a path on this site (see SafeRedirect) or an
+// absolute URL to an allowed host, and "/" otherwise.
+func (p RedirectPolicy) Safe(rd string) string {
+	if strings.HasPrefix(rd, "/") || rd == "" {
+		return SafeRedirect(rd)
+	}
+	if len(rd) > 2048 {
+		return "/"
+	}
+	for i := 0; i < len(rd); i++ {
+		if c := rd[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(rd)
+	if err != nil || u.User != nil || u.Opaque != "" || u.Host == "" {
+		return "/"
+	}
+	if u.Scheme != "https" && !(p.AllowHTTP && u.Scheme == "http") {
+		return "/"
+	}
+	if !p.hostAllowed(u.Hostname()) {
+		return "/"
+	}
+	return u.String()
+}
+
+func (p RedirectPolicy) hostAllowed(host string) bool {
+	host = strings.ToLower(host)
+	if d := strings.ToLower(strings.TrimPrefix(p.Domain, ".")); d != "" && (host == d || strings.HasSuffix(host, "."+d)) {
+		return true
+	}
+	for _, h := range p.Hosts {
+		if strings.EqualFold(h, host) {
+			return true
+		}
+	}
+	return false
+}
+
+// formActionSources lists, for the CSP's form-action, the origins a form
+// post may be redirected to after sign-in.
+func (p RedirectPolicy) formActionSources() string {
+	schemes := []string{"https"}
+	if p.AllowHTTP {
+		schemes = append(schemes, "http")
+	}
+	var out []string
+	for _, s := range schemes {
+		if d := strings.TrimPrefix(p.Domain, "."); d != "" {
+			out = append(out, s+"://"+d, s+"://*."+d)
+		}
+		for _, h := range p.Hosts {
+			out = append(out, s+"://"+h)
+		}
+	}
+	return strings.Join(out, " ")
+}

@@ -63,3 +63,35 @@ func FuzzSafeRedirect(f *testing.F) {
 		}
 	})
 }
+
+func TestRedirectPolicy(t *testing.T) {
+	p := RedirectPolicy{Domain: "example.com", Hosts: []string{"tools.partner.org"}}
+	tests := []struct{ rd, want string }{
+		{"/local?x=1", "/local?x=1"},
+		{"https://app.example.com/page?q=1", "https://app.example.com/page?q=1"},
+		{"https://example.com/", "https://example.com/"},
+		{"https://deep.app.example.com:8443/x", "https://deep.app.example.com:8443/x"},
+		{"https://tools.partner.org/", "https://tools.partner.org/"},
+		{"http://app.example.com/", "/"},
+		{"https://evil.com/", "/"},
+		{"https://example.com.evil.com/", "/"},
+		{"https://evilexample.com/", "/"},
+		{"https://app.example.com@evil.com/", "/"},
+		{"https://user:pw@app.example.com/", "/"},
+		{"https://app.example.com\\@evil.com/", "/"},
+		{"javascript://app.example.com/%0aalert(1)", "/"},
+		{"//app.example.com/", "/"},
+		{"https://sub.tools.partner.org/", "/"},
+	}
+	for _, tt := range tests {
+		if got := p.Safe(tt.rd); got != tt.want {
+			t.Errorf("Safe(%q) = %q, want %q", tt.rd, got, tt.want)
+		}
+	}
+	if got := (RedirectPolicy{Domain: "example.com", AllowHTTP: true}).Safe("http://app.example.com/"); got != "http://app.example.com/" {
+		t.Errorf("with AllowHTTP, Safe(http://app.example.com/) = %q", got)
+	}
+	if got := (RedirectPolicy{}).Safe("https://app.example.com/"); got != "/" {
+		t.Errorf("with no domain or hosts, an absolute URL was allowed: %q", got)
+	}
+}
