@@ -33,6 +33,7 @@ type Config struct {
 	PathPrefix      string        `split_words:"true" default:"/otpgate/" desc:"path prefix reserved for otpgate's own pages"`
 	ShutdownTimeout time.Duration `split_words:"true" default:"15s" desc:"how long requests in flight may finish after SIGTERM"`
 	LogLevel        string        `split_words:"true" default:"info" desc:"debug, info, warn or error"`
+	MetricsAddr     string        `split_words:"true" desc:"address for Prometheus metrics at /metrics, e.g. :9090 (empty: off)"`
 
 	LdapURL                string        `split_words:"true" desc:"directory URL, ldap://host:389 or ldaps://host:636 (required)"`
 	LdapStartTLS           bool          `split_words:"true" default:"false" desc:"upgrade an ldap:// connection with StartTLS"`
@@ -306,6 +307,11 @@ func (c *Config) check() []error {
 	}
 	if !prefixPattern.MatchString(c.PathPrefix) {
 		p = append(p, problem("PATH_PREFIX", "%q must be a path that starts and ends with /, like /otpgate/", c.PathPrefix))
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p = append(p, problem("METRICS_ADDR", "%q is not host:port (like :9090)", c.MetricsAddr))
+		}
 	}
 	if c.ShutdownTimeout < 0 {
 		p = append(p, problem("SHUTDOWN_TIMEOUT", "must not be negative"))

@@ -189,3 +189,44 @@ func TestVariableNames(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigRefusesOutOfRangeValues(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"OTPGATE_OTP_TTL", "11m", "OTPGATE_OTP_TTL: 11m0s: want between 30s and 10m"},
+		{"OTPGATE_OTP_LENGTH", "3", "OTPGATE_OTP_LENGTH: 3: want 4 to 10"},
+		{"OTPGATE_MASK_VISIBLE_DIGITS", "5", "OTPGATE_MASK_VISIBLE_DIGITS: 5: want 0 to 4"},
+		{"OTPGATE_CAPTURE_MOBILE_BIND", "admin", `OTPGATE_CAPTURE_MOBILE_BIND: "admin": want service or user`},
+		{"OTPGATE_SMS_ALLOWED_COUNTRIES", "US,usa", `OTPGATE_SMS_ALLOWED_COUNTRIES: "usa" is not an ISO 3166 country code`},
+		{"OTPGATE_ACCESS_RULES", "* /ok bypass\n* /x allow", `OTPGATE_ACCESS_RULES: line 2, column 6: policy "allow"`},
+		{"OTPGATE_TRUSTED_PROXIES", "10.0.0.0/40", `OTPGATE_TRUSTED_PROXIES: "10.0.0.0/40" is not an address or CIDR`},
+		{"OTPGATE_COOKIE_DOMAIN", "other.org", `OTPGATE_COOKIE_DOMAIN: "other.org" does not contain PUBLIC_URL's host "auth.example.com"`},
+		{"OTPGATE_SMS_MESSAGE", "Code {code} for {host}", ""},
+		{"OTPGATE_SMS_PROVIDERS", "twilio,pigeon", `OTPGATE_SMS_PROVIDERS: "pigeon": want console, http, http2 or twilio`},
+		{"OTPGATE_METRICS_ADDR", "9090", `OTPGATE_METRICS_ADDR: "9090" is not host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			env["OTPGATE_PUBLIC_URL"] = "https://auth.example.com"
+			env["OTPGATE_TWILIO_ACCOUNT_SID"] = "AC123"
+			env["OTPGATE_TWILIO_AUTH_TOKEN"] = "token"
+			env["OTPGATE_TWILIO_FROM"] = "+15005550001"
+			env[tt.name] = tt.value
+			cfg, err := loadConfig(setEnv(t, env))
+			if err == nil {
+				_, err = assemble(cfg, discardLogger(), &bytes.Buffer{}, nil)
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("%s=%q: %v, want no error", tt.name, tt.value, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("%s=%q: error %v, want it to contain %q", tt.name, tt.value, err, tt.want)
+			}
+		})
+	}
+}

@@ -143,14 +143,15 @@ func (c *testClock) Advance(d time.Duration) {
 
 // env is one running gateway with everything around it.
 type env struct {
-	t      *testing.T
-	dir    *slapdtest.Server
-	sms    *smsGateway
-	app    *httptest.Server
-	gw     *httptest.Server
-	clock  *testClock
-	logs   *syncBuffer
-	config Config
+	t       *testing.T
+	dir     *slapdtest.Server
+	sms     *smsGateway
+	app     *httptest.Server
+	gw      *httptest.Server
+	clock   *testClock
+	logs    *syncBuffer
+	config  Config
+	metrics *metrics
 }
 
 type syncBuffer struct {
@@ -227,6 +228,7 @@ func startEnvWithDirectory(t *testing.T, dirOpts []slapdtest.Option, edit ...fun
 	if err != nil {
 		t.Fatalf("assemble: %v", err)
 	}
+	e.metrics = a.metrics
 	e.gw = httptest.NewTLSServer(a.handler)
 	t.Cleanup(e.gw.Close)
 	t.Cleanup(func() {

@@ -94,6 +94,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	} else if !cfg.CookieSecure {
 		log.Warn("OTPGATE_COOKIE_SECURE=false: session cookies are sent over plain HTTP; use this only for local testing")
 	}
+	if cfg.MetricsAddr != "" {
+		if err := a.metrics.serve(ctx, cfg.MetricsAddr, log); err != nil {
+			fmt.Fprintf(stderr, "otpgate: OTPGATE_METRICS_ADDR: %v\n", err)
+			return exitFailed
+		}
+	}
 	if cfg.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
@@ -147,6 +153,7 @@ const failureFloor = 300 * time.Millisecond
 // app is otpgate wired from its configuration.
 type app struct {
 	handler http.Handler
+	metrics *metrics
 }
 
 // assemble builds every part from cfg, gathering every problem (the
@@ -154,6 +161,7 @@ type app struct {
 // now is the clock, injectable so tests can expire codes and sessions.
 func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
 	problems := cfg.check()
+	m := newMetrics()
 
 	tlsConfig, _ := cfg.ldapTLS()
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
@@ -167,7 +175,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	})
 	problems = append(problems, renameFields(err, ldapFieldVars)...)
 
-	sender, senderProblems := newSender(cfg, log, stdout)
+	sender, senderProblems := newSender(cfg, log, stdout, m)
 	problems = append(problems, senderProblems...)
 
 	secrets, _ := cfg.cookieSecrets()
@@ -200,6 +208,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Limits: auth.Limits{PerNumber: cfg.SmsLimitPerNumber, PerIP: cfg.SmsLimitPerIP, Global: cfg.SmsLimitGlobal,
 			AllowedCountries: trimAll(cfg.SmsAllowedCountries)},
 		BackupCodes: cfg.BackupCodes, CaptureMobile: cfg.CaptureMobile, CaptureMobileBind: captureBind(cfg),
+		Observer: m,
 	}, log, now)
 	if cfg.OtpLength < 6 {
 		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
@@ -235,11 +244,12 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	gw, err := proxy.New(proxy.Config{
 		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
+		Decision: m.Decision, Transport: m.transport(proxy.NewTransport()),
 	}, pages.CookieNames()...)
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
 	}
-	return &app{handler: gw}, nil
+	return &app{handler: gw, metrics: m}, nil
 }
 
 var ldapFieldVars = map[string]string{
@@ -297,7 +307,7 @@ func renameFields(err error, vars map[string]string) []error {
 
 // newSender builds the configured SMS providers: one, or several tried in
 // order with a circuit breaker each (SMS_PROVIDERS).
-func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
+func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.Sender, []error) {
 	names := trimAll(cfg.SmsProviders)
 	if len(names) == 0 {
 		names = []string{cfg.SmsProvider}
@@ -308,7 +318,7 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []er
 		s, errs := newProvider(name, cfg, log, stdout)
 		problems = append(problems, errs...)
 		if s != nil {
-			named = append(named, sms.Named{Name: name, Sender: s})
+			named = append(named, sms.Named{Name: name, Sender: m.sender(name, s)})
 		}
 	}
 	if len(problems) > 0 {

@@ -123,6 +123,12 @@ func hashBackupCodes(codes []string) ([]string, error) {
 // works once: it is removed from the directory before the sign-in is let
 // through, and a code that is already gone counts as wrong.
 func (f *Flow) VerifyBackupCode(ctx context.Context, id, code, client string) (Pending, error) {
+	p, err := f.verifyBackupCode(ctx, id, code, client)
+	f.cfg.Observer.CodeCheck(checkResult(err))
+	return p, err
+}
+
+func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (Pending, error) {
 	bd, err := f.backupDir()
 	if err != nil {
 		return Pending{}, err

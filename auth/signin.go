@@ -49,6 +49,65 @@ type FlowConfig struct {
 	// The Directory must then be a MobileWriter.
 	CaptureMobile     bool
 	CaptureMobileBind BindAs
+	// Observer hears each step's outcome, for metrics; nil: nobody.
+	Observer Observer
+}
+
+// Observer hears the outcome of sign-in steps. Results are short fixed
+// words, fit for metric labels.
+type Observer interface {
+	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, locked, no_mobile, limited, not_sent, directory_error, error
+	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, locked, not_saved, error
+}
+
+type noObserver struct{}
+
+func (noObserver) SignIn(string)    {}
+func (noObserver) CodeCheck(string) {}
+
+func beginResult(res Result, err error) string {
+	var locked *LockedError
+	var limited *LimitError
+	switch {
+	case err == nil && res.SignedIn:
+		return "signed_in_one_factor"
+	case err == nil && res.NeedMobile:
+		return "capture"
+	case err == nil:
+		return "code_sent"
+	case errors.Is(err, ErrInvalidCredentials):
+		return "password_failed"
+	case errors.As(err, &locked):
+		return "locked"
+	case errors.Is(err, ErrNoMobile):
+		return "no_mobile"
+	case errors.As(err, &limited):
+		return "limited"
+	case errors.Is(err, ErrCodeNotSent):
+		return "not_sent"
+	case errors.Is(err, ErrDirectoryUnavailable):
+		return "directory_error"
+	}
+	return "error"
+}
+
+func checkResult(err error) string {
+	var locked *LockedError
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, ErrWrongCode):
+		return "wrong"
+	case errors.Is(err, ErrTooManyAttempts):
+		return "too_many_attempts"
+	case errors.Is(err, ErrSignInExpired):
+		return "expired"
+	case errors.As(err, &locked):
+		return "locked"
+	case errors.Is(err, ErrMobileNotSaved):
+		return "not_saved"
+	}
+	return "error"
 }
 
 // BackupCodeDirectory keeps users' backup-code hashes in the directory.
@@ -116,6 +175,9 @@ func NewFlow(dir Directory, sender sms.Sender, store Store, codes *CodeMaker, cf
 	if !cfg.Resend || cfg.MaxSends < 1 {
 		cfg.MaxSends = 1
 	}
+	if cfg.Observer == nil {
+		cfg.Observer = noObserver{}
+	}
 	return &Flow{dir: dir, sender: sender, store: store, codes: codes, cfg: cfg, log: log, now: now, floor: newTimingFloor(cfg.FailureFloor)}
 }
 
@@ -143,6 +205,12 @@ func (f *Flow) lifetime() time.Duration {
 // or, where policy lets the user sign in without one, says so. No code is
 // sent before the password is right.
 func (f *Flow) Begin(ctx context.Context, username, password, client, redirect string) (Result, error) {
+	res, err := f.begin(ctx, username, password, client, redirect)
+	f.cfg.Observer.SignIn(beginResult(res, err))
+	return res, err
+}
+
+func (f *Flow) begin(ctx context.Context, username, password, client, redirect string) (Result, error) {
 	start := time.Now()
 	log := f.log.With("user", username, "client", client)
 	if err := f.locked(ctx, username); err != nil {
@@ -342,6 +410,12 @@ func (e *WrongCodeError) Unwrap() error { return ErrWrongCode }
 // exactly one returns the user. captureKey opens the sealed password of a
 // capture sign-in (nil otherwise).
 func (f *Flow) Verify(ctx context.Context, id, code, client string, captureKey []byte) (Pending, error) {
+	p, err := f.verify(ctx, id, code, client, captureKey)
+	f.cfg.Observer.CodeCheck(checkResult(err))
+	return p, err
+}
+
+func (f *Flow) verify(ctx context.Context, id, code, client string, captureKey []byte) (Pending, error) {
 	a, err := f.startAttempt(ctx, id, client, "code")
 	if err != nil {
 		return Pending{}, err

@@ -48,6 +48,7 @@ func (g *Gateway) trustedAsker(w http.ResponseWriter, r *http.Request) bool {
 	if g.cfg.Trusted.Trusts(r) {
 		return true
 	}
+	g.cfg.Decision("untrusted")
 	g.cfg.Log.Warn("forward-auth request from an untrusted address refused", "remote", r.RemoteAddr)
 	http.Error(w, "Forbidden: not a trusted proxy.", http.StatusForbidden)
 	return false
@@ -56,6 +57,7 @@ func (g *Gateway) trustedAsker(w http.ResponseWriter, r *http.Request) bool {
 // malformed denies a request whose original URL cannot be read: never an
 // allow, and a 403 that every proxy passes on as a denial.
 func (g *Gateway) malformed(w http.ResponseWriter, r *http.Request, why string) {
+	g.cfg.Decision("malformed")
 	g.cfg.Log.Warn("forward-auth request refused", "why", why, "remote", r.RemoteAddr)
 	http.Error(w, "Forbidden: the original request could not be read.", http.StatusForbidden)
 }
@@ -71,18 +73,21 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, proto, host 
 	rule := g.cfg.Rules.Match(hostname(host), clean)
 	switch rule.Policy {
 	case PolicyDeny:
+		g.cfg.Decision("deny_rule")
 		g.cfg.Log.Info("access denied by rule", "host", hostname(host), "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
 		g.cfg.Forbidden(w, r, "This address is closed.")
 		return
 	case PolicyBypass:
 		// Empty identity headers still replace any the client forged, in
 		// proxies that copy them onto the request.
+		g.cfg.Decision("bypass")
 		setIdentity(w.Header(), nil)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	sess, err := g.cfg.Sessions.Load(r)
 	if err != nil {
+		g.cfg.Decision("sign_in")
 		loc := g.portalSignIn(proto, host, proto+"://"+host+orig.RequestURI())
 		switch {
 		case nginx:
@@ -102,6 +107,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, proto, host 
 	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
 		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
 	}
+	g.cfg.Decision("allow")
 	setIdentity(w.Header(), &sess)
 	w.WriteHeader(http.StatusOK)
 }

@@ -57,6 +57,9 @@ type Config struct {
 	PublicURL *url.URL
 	// Forbidden writes the page for a signed-in user a rule refuses.
 	Forbidden func(w http.ResponseWriter, r *http.Request, message string)
+	// Decision hears each access decision (allow, bypass, sign_in,
+	// deny_rule, deny_group, untrusted, malformed), for metrics; nil: nobody.
+	Decision func(result string)
 }
 
 // Gateway is the reverse-proxy handler.
@@ -75,6 +78,9 @@ var authLevels = [...]string{"0", "1", "2"}
 func New(cfg Config, cookieNames ...string) (*Gateway, error) {
 	if cfg.Upstream != nil && cfg.Upstream.Host == "" {
 		return nil, errors.New("upstream URL needs a host")
+	}
+	if cfg.Decision == nil {
+		cfg.Decision = func(string) {}
 	}
 	if cfg.Forbidden == nil {
 		cfg.Forbidden = func(w http.ResponseWriter, _ *http.Request, message string) {
@@ -127,16 +133,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	clean, ok := NormalizePath(r.URL.EscapedPath())
 	if !ok {
+		g.cfg.Decision("malformed")
 		http.Error(w, "Bad request path.", http.StatusBadRequest)
 		return
 	}
 	rule := g.cfg.Rules.Match(hostname(r.Host), clean)
 	switch rule.Policy {
 	case PolicyDeny:
+		g.cfg.Decision("deny_rule")
 		g.cfg.Log.Info("access denied by rule", "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
 		g.cfg.Forbidden(w, r, "This address is closed.")
 		return
 	case PolicyBypass:
+		g.cfg.Decision("bypass")
 		g.proxy.ServeHTTP(w, r)
 		return
 	}
@@ -149,6 +158,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.cfg.Log.Debug("session refused", "path", r.URL.Path, "err", err)
 			g.cfg.Sessions.Clear(w)
 		}
+		g.cfg.Decision("sign_in")
 		g.signIn(w, r)
 		return
 	}
@@ -159,10 +169,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
 		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
 	}
+	g.cfg.Decision("allow")
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess)))
 }
 
 func (g *Gateway) forbidGroups(w http.ResponseWriter, r *http.Request, sess auth.Session, rule Rule) {
+	g.cfg.Decision("deny_group")
 	g.cfg.Log.Info("access denied, not in a required group", "user", sess.User.Username, "groups", rule.Groups, "rule_line", rule.Line)
 	g.cfg.Forbidden(w, r, "You are signed in as "+sess.User.Username+", but this page is only for members of "+
 		strings.Join(rule.Groups, " or ")+". Ask an administrator if you need access.")
