@@ -2,7 +2,7 @@
 # packages, where missing) and runs every test; none may be skipped.
 
 GO       ?= go
-APT_PKGS := slapd ldap-utils kannel kannel-extras
+APT_PKGS := slapd ldap-utils kannel kannel-extras nginx caddy
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test test-deps unit vet fmt-check bench fuzz demo build
@@ -10,15 +10,17 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 test: test-deps fmt-check vet
 	REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
 
-# Installs the real servers the integration tests start: OpenLDAP's slapd
-# and the Kannel SMS gateway (bearerbox, smsbox, and fakesmsc as the phone
-# network).
+# Installs the real servers the integration tests start: OpenLDAP's slapd,
+# the Kannel SMS gateway (bearerbox, smsbox, and fakesmsc as the phone
+# network), and nginx and Caddy in front of otpgate as forward-auth server.
 test-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapsearch >/dev/null 2>&1 || missing="$$missing ldap-utils"; \
 	[ -x /usr/sbin/bearerbox ] && [ -x /usr/sbin/smsbox ] || missing="$$missing kannel"; \
 	[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$$missing kannel-extras"; \
+	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	[ -x /usr/bin/caddy ] || missing="$$missing caddy"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && \

@@ -222,8 +222,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	rules, _ := cfg.accessRules()
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
-		ClientAddr: trusted.ClientIP,
-		Redirects:  ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.AllowedRedirectHosts), AllowHTTP: !cfg.CookieSecure},
+		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
+		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.AllowedRedirectHosts), AllowHTTP: !cfg.CookieSecure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
 				return fmt.Errorf("directory: %w", err)

@@ -75,7 +75,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, proto, host 
 	case PolicyDeny:
 		g.cfg.Decision("deny_rule")
 		g.cfg.Log.Info("access denied by rule", "host", hostname(host), "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
-		g.cfg.Forbidden(w, r, "This address is closed.")
+		g.cfg.Forbidden(w, r, "This address is closed.", true)
 		return
 	case PolicyBypass:
 		// Empty identity headers still replace any the client forged, in
@@ -101,7 +101,7 @@ func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, proto, host 
 		return
 	}
 	if !inAnyGroup(sess.User.Groups, rule.Groups) {
-		g.forbidGroups(w, r, sess, rule)
+		g.forbidGroups(w, r, sess, rule, true)
 		return
 	}
 	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {

@@ -56,7 +56,9 @@ type Config struct {
 	// in; nil: the host of the request being checked.
 	PublicURL *url.URL
 	// Forbidden writes the page for a signed-in user a rule refuses.
-	Forbidden func(w http.ResponseWriter, r *http.Request, message string)
+	// onAppHost is true for forward-auth, where the page is shown on the
+	// app's host rather than otpgate's.
+	Forbidden func(w http.ResponseWriter, r *http.Request, message string, onAppHost bool)
 	// Decision hears each access decision (allow, bypass, sign_in,
 	// deny_rule, deny_group, untrusted, malformed), for metrics; nil: nobody.
 	Decision func(result string)
@@ -83,7 +85,7 @@ func New(cfg Config, cookieNames ...string) (*Gateway, error) {
 		cfg.Decision = func(string) {}
 	}
 	if cfg.Forbidden == nil {
-		cfg.Forbidden = func(w http.ResponseWriter, _ *http.Request, message string) {
+		cfg.Forbidden = func(w http.ResponseWriter, _ *http.Request, message string, _ bool) {
 			http.Error(w, message, http.StatusForbidden)
 		}
 	}
@@ -142,7 +144,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PolicyDeny:
 		g.cfg.Decision("deny_rule")
 		g.cfg.Log.Info("access denied by rule", "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
-		g.cfg.Forbidden(w, r, "This address is closed.")
+		g.cfg.Forbidden(w, r, "This address is closed.", false)
 		return
 	case PolicyBypass:
 		g.cfg.Decision("bypass")
@@ -163,7 +165,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !inAnyGroup(sess.User.Groups, rule.Groups) {
-		g.forbidGroups(w, r, sess, rule)
+		g.forbidGroups(w, r, sess, rule, false)
 		return
 	}
 	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
@@ -173,11 +175,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess)))
 }
 
-func (g *Gateway) forbidGroups(w http.ResponseWriter, r *http.Request, sess auth.Session, rule Rule) {
+func (g *Gateway) forbidGroups(w http.ResponseWriter, r *http.Request, sess auth.Session, rule Rule, onAppHost bool) {
 	g.cfg.Decision("deny_group")
 	g.cfg.Log.Info("access denied, not in a required group", "user", sess.User.Username, "groups", rule.Groups, "rule_line", rule.Line)
 	g.cfg.Forbidden(w, r, "You are signed in as "+sess.User.Username+", but this page is only for members of "+
-		strings.Join(rule.Groups, " or ")+". Ask an administrator if you need access.")
+		strings.Join(rule.Groups, " or ")+". Ask an administrator if you need access.", onAppHost)
 }
 
 // inAnyGroup reports whether have includes one of want; no want is true.

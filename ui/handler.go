@@ -30,6 +30,7 @@ type Config struct {
 	Log        *slog.Logger
 	ClientAddr func(*http.Request) string      // nil: the connection's address
 	Redirects  RedirectPolicy                  // other hosts a sign-in may return to
+	PublicURL  string                          // the portal, for pages shown on an app's host
 	Ready      func(ctx context.Context) error // nil: always ready
 }
 
@@ -560,8 +561,14 @@ func (h *Handler) CookieNames() []string {
 }
 
 // Forbidden writes the page for a signed-in user whom an access rule
-// refuses.
-func (h *Handler) Forbidden(w http.ResponseWriter, r *http.Request, message string) {
-	h.render(w, http.StatusForbidden, "message", view{Prefix: h.cfg.Prefix, Title: "Not allowed",
-		Paragraphs: []string{message}, NextURL: h.cfg.Prefix + "logout", NextLabel: "Sign in as someone else"})
+// refuses. onAppHost: the page is shown on the app's host (forward-auth),
+// so its stylesheet and links must point at the portal.
+func (h *Handler) Forbidden(w http.ResponseWriter, r *http.Request, message string, onAppHost bool) {
+	v := view{Prefix: h.cfg.Prefix, Title: "Not allowed", Paragraphs: []string{message},
+		NextURL: h.cfg.Prefix + "logout", NextLabel: "Sign in as someone else"}
+	if onAppHost && h.cfg.PublicURL != "" {
+		v.Base = strings.TrimSuffix(h.cfg.PublicURL, "/")
+		v.NextURL = v.Base + v.NextURL
+	}
+	h.renderFrom(w, http.StatusForbidden, "message", v, v.Base)
 }

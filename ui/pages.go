@@ -39,6 +39,7 @@ func parsePages() (pages, error) {
 
 // view is the data every page template receives.
 type view struct {
+	Base       string // origin of otpgate's own links, when not this host
 	Prefix     string
 	Title      string
 	Error      string
@@ -62,12 +63,16 @@ type view struct {
 
 // securityHeaders are sent with every page: no scripts at all, no framing,
 // no referrer leaking the original URL, and nothing cached. formAction
-// lists the other origins a form may be redirected to after sign-in.
-func securityHeaders(h http.Header, formAction string) {
+// lists the other origins a form may be redirected to after sign-in;
+// styleOrigin is the portal's origin for a page shown on an app's host.
+func securityHeaders(h http.Header, formAction, styleOrigin string) {
 	if formAction != "" {
 		formAction = " " + formAction
 	}
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'"+formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	if styleOrigin != "" {
+		styleOrigin = " " + styleOrigin
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'"+styleOrigin+"; img-src 'self'; form-action 'self'"+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -76,6 +81,11 @@ func securityHeaders(h http.Header, formAction string) {
 
 // render writes page name with data v, whole or not at all.
 func (h *Handler) render(w http.ResponseWriter, status int, name string, v any) {
+	h.renderFrom(w, status, name, v, "")
+}
+
+// renderFrom is render for a page whose stylesheet comes from styleOrigin.
+func (h *Handler) renderFrom(w http.ResponseWriter, status int, name string, v any, styleOrigin string) {
 	var buf bytes.Buffer
 	t, ok := h.pages[name]
 	if !ok {
@@ -88,7 +98,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, name string, v any) 
 		http.Error(w, "Internal error. Please try again.", http.StatusInternalServerError)
 		return
 	}
-	securityHeaders(w.Header(), h.formAction)
+	securityHeaders(w.Header(), h.formAction, styleOrigin)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
