@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
@@ -45,6 +46,9 @@ type Handler struct {
 	root    http.Handler
 	// formAction is the CSP form-action list beyond 'self'.
 	formAction string
+
+	readyMu sync.Mutex
+	readyAt time.Time // last good readiness check
 }
 
 // csrfLifetime bounds how long a sign-in form stays usable.
@@ -535,9 +539,7 @@ func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if h.cfg.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := h.cfg.Ready(ctx); err != nil {
+		if err := h.checkReady(r.Context()); err != nil {
 			h.cfg.Log.Warn("not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready\n"))
@@ -545,6 +547,27 @@ func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyFor is how long a good readiness check is reused: probes from
+// several sources every second then cost the directory one bind a second.
+const readyFor = time.Second
+
+// checkReady runs the readiness check, one at a time, reusing a recent
+// success; a failure is never reused, so recovery shows at once.
+func (h *Handler) checkReady(ctx context.Context) error {
+	h.readyMu.Lock()
+	defer h.readyMu.Unlock()
+	if time.Since(h.readyAt) < readyFor {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := h.cfg.Ready(ctx); err != nil {
+		return err
+	}
+	h.readyAt = time.Now()
+	return nil
 }
 
 func plural(n int, one, many string) string {
