@@ -232,13 +232,14 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	// X-Forwarded-* from the client were already dropped by ReverseProxy
 	// (Rewrite mode); these are set from the connection itself, keeping
 	// the chain only when a trusted proxy sent it.
-	if g.cfg.Trusted.Trusts(pr.In) {
+	trusted := g.cfg.Trusted.Trusts(pr.In)
+	if trusted {
 		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
 			pr.Out.Header["X-Forwarded-For"] = xff
 		}
 	}
 	pr.SetXForwarded()
-	if g.cfg.Trusted.Trusts(pr.In) {
+	if trusted {
 		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
 			pr.Out.Header.Set("X-Forwarded-Proto", proto)
 		}

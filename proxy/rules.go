@@ -204,6 +204,13 @@ func matchSegments(pattern, p string, prefix bool) bool {
 // slashes, and "." and ".." resolved. ok is false for a path that cannot
 // be decoded or keeps decoding: such a request is refused.
 func NormalizePath(escaped string) (clean string, ok bool) {
+	if isPlainPath(escaped) {
+		return escaped, true // the common case, without allocating
+	}
+	return normalizeSlow(escaped)
+}
+
+func normalizeSlow(escaped string) (clean string, ok bool) {
 	p := escaped
 	for range 4 {
 		dec, err := url.PathUnescape(p)
@@ -221,4 +228,33 @@ func NormalizePath(escaped string) (clean string, ok bool) {
 		p = dec
 	}
 	return "", false
+}
+
+// isPlainPath reports whether p is already normal: rooted, and without
+// escapes, backslashes, empty, "." or ".." segments, or a trailing slash.
+func isPlainPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	segStart := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) {
+			switch p[i] {
+			case '%', '\\', 0:
+				return false
+			case '/':
+			default:
+				continue
+			}
+		}
+		seg := p[segStart:i]
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+		segStart = i + 1
+	}
+	return true
 }

@@ -74,6 +74,12 @@ func TestNormalizePath(t *testing.T) {
 		ok       bool
 	}{
 		{"/a/b", "/a/b", true},
+		{"/", "/", true},
+		{"/a//b", "/a/b", true},
+		{"/a/.", "/a", true},
+		{"/a/..", "/", true},
+		{"/..", "/", true},
+		{"/a.b/c..d/.e", "/a.b/c..d/.e", true},
 		{"/a/./b/../c", "/a/c", true},
 		{"/a/%2e%2e/admin", "/admin", true},
 		{"/%61dmin", "/admin", true},
@@ -93,4 +99,20 @@ func TestNormalizePath(t *testing.T) {
 			t.Errorf("NormalizePath(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// FuzzNormalizePath checks that the allocation-free fast path never
+// answers differently from the full normalisation.
+func FuzzNormalizePath(f *testing.F) {
+	for _, s := range []string{"/", "/a/b", "/a//b", "/a/./b", "/%2e%2e/x", "/a\\b", "/a/", "/..", "/a.b/.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if !isPlainPath(p) {
+			return
+		}
+		if got, ok := normalizeSlow(p); !ok || got != p {
+			t.Fatalf("fast path kept %q, full normalisation gives %q, %v", p, got, ok)
+		}
+	})
 }
