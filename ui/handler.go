@@ -66,15 +66,20 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	csrf, err := auth.NewCookie[string](cfg.Keys, cfg.Cookie, "_csrf", csrfLifetime)
+	// Only the session cookie is shared with COOKIE_DOMAIN; the sign-in's
+	// own cookies stay host-only on the portal (__Host-), so that no app
+	// host below the domain can read or plant them.
+	local := cfg.Cookie
+	local.Domain = ""
+	csrf, err := auth.NewCookie[string](cfg.Keys, local, "_csrf", csrfLifetime)
 	if err != nil {
 		return nil, err
 	}
-	pending, err := auth.NewCookie[string](cfg.Keys, cfg.Cookie, "_pending", cfg.Flow.Lifetime())
+	pending, err := auth.NewCookie[string](cfg.Keys, local, "_pending", cfg.Flow.Lifetime())
 	if err != nil {
 		return nil, err
 	}
-	capture, err := auth.NewCookie[[]byte](cfg.Keys, cfg.Cookie, "_capture", cfg.Flow.Lifetime())
+	capture, err := auth.NewCookie[[]byte](cfg.Keys, local, "_capture", cfg.Flow.Lifetime())
 	if err != nil {
 		return nil, err
 	}
