@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -228,5 +229,21 @@ func TestConfigRefusesOutOfRangeValues(t *testing.T) {
 				t.Fatalf("%s=%q: error %v, want it to contain %q", tt.name, tt.value, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestShortCodesWarnAtStartUp(t *testing.T) {
+	env := validEnv()
+	env["OTPGATE_OTP_LENGTH"] = "4"
+	cfg, err := loadConfig(setEnv(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if _, err := assemble(cfg, slog.New(slog.NewTextHandler(&logs, nil)), &bytes.Buffer{}, nil); err != nil {
+		t.Fatalf("OTP_LENGTH=4: %v, want it accepted", err)
+	}
+	if !strings.Contains(logs.String(), "OTPGATE_OTP_LENGTH below 6") {
+		t.Fatalf("no warning for 4-digit codes in:\n%s", logs.String())
 	}
 }
