@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 // TestDemoSignIn runs `otpgate demo` as the README's first command does and
 // signs in with the printed credentials and the code printed on the console.
 func TestDemoSignIn(t *testing.T) {
 	t.Setenv("OTPGATE_LISTEN_ADDR", "127.0.0.1:0")
-	stdout := &syncBuffer{}
+	stdout := &testserver.Output{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -73,7 +75,7 @@ func TestDemoSignIn(t *testing.T) {
 }
 
 // waitFor waits for re to match the output and returns its first group.
-func waitFor(t *testing.T, out *syncBuffer, re *regexp.Regexp) string {
+func waitFor(t *testing.T, out *testserver.Output, re *regexp.Regexp) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

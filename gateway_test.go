@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 const (
@@ -149,26 +150,9 @@ type env struct {
 	app     *httptest.Server
 	gw      *httptest.Server
 	clock   *testClock
-	logs    *syncBuffer
+	logs    *testserver.Output
 	config  Config
 	metrics *metrics
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // echoApp answers with the request's identity headers as JSON.
@@ -216,7 +200,7 @@ func startEnv(t *testing.T, edit ...func(*Config)) *env {
 // startEnvWithDirectory is startEnv with options for the directory.
 func startEnvWithDirectory(t *testing.T, dirOpts []slapdtest.Option, edit ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: slapdtest.Start(t, dirOpts...), sms: newSMSGateway(t), clock: &testClock{}, logs: &syncBuffer{}}
+	e := &env{t: t, dir: slapdtest.Start(t, dirOpts...), sms: newSMSGateway(t), clock: &testClock{}, logs: &testserver.Output{}}
 	e.app = httptest.NewServer(echoApp())
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, e.app.URL)

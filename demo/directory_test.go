@@ -1,41 +1,23 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
-// lockedBuffer lets the test read what the server's goroutines logged.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func startDirectory(t *testing.T) (*Directory, *lockedBuffer) {
+func startDirectory(t *testing.T) (*Directory, *testserver.Output) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testserver.Output{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := StartDirectory(t.Context(), "127.0.0.1:0", logger)
 	if err != nil {

@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 const (
@@ -117,27 +118,9 @@ func (c *testClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// logBuffer collects log output written from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newFailover(t *testing.T, cfg FailoverConfig, providers ...Named) (*Failover, *logBuffer) {
+func newFailover(t *testing.T, cfg FailoverConfig, providers ...Named) (*Failover, *testserver.Output) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testserver.Output{}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}

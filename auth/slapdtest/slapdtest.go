@@ -9,7 +9,6 @@
 package slapdtest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -17,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -25,6 +23,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 // Where Debian's slapd package puts its modules and schema files.
@@ -35,13 +35,12 @@ const (
 
 // RequireEnv names the variable that turns "slapd missing" from a skip into
 // a failure.
-const RequireEnv = "REQUIRE_TEST_SERVERS"
+const RequireEnv = testserver.RequireEnv
 
 const (
 	startTimeout = 10 * time.Second
 	stopTimeout  = 5 * time.Second
-	pollEvery    = 10 * time.Millisecond
-	startTries   = 5 // fresh ports tried when the chosen one was taken
+	restartTries = 5 // when the port was taken meanwhile
 )
 
 // Server is one running slapd. Its exported fields are fixed for its life,
@@ -57,17 +56,13 @@ type Server struct {
 	RootDN       string // bypasses every ACL; for seeding and test set-up
 	RootPassword string
 
-	t       testing.TB
-	bin     string
-	dir     string
-	conf    string
-	port    int
-	tlsPort int // 0 without WithTLS
-	stderr  *syncBuffer
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
-	waitErr error
+	t    testing.TB
+	bin  string
+	dir  string
+	conf string
+	mu   sync.Mutex
+	proc *testserver.Process // of the last start; kept after Stop for Output
+	up   bool                // proc is running
 }
 
 type config struct {
@@ -240,29 +235,22 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	t.Cleanup(s.Stop)
 
-	// Another process may take the free port between our probe and slapd's
-	// bind; then try a fresh one.
-	var err error
-	for range startTries {
-		s.port, err = freePort()
+	nports := 1
+	if cfg.tls {
+		nports = 2 // the second for ldaps
+	}
+	err := testserver.RetryPortTaken(func() error {
+		ports, err := testserver.FreePorts(nports)
 		if err != nil {
-			t.Fatalf("slapdtest: %v", err)
+			return err
 		}
-		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", s.port)
+		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", ports[0])
 		if cfg.tls {
-			s.tlsPort = 0
-			for s.tlsPort == 0 || s.tlsPort == s.port {
-				if s.tlsPort, err = freePort(); err != nil {
-					t.Fatalf("slapdtest: %v", err)
-				}
-			}
-			s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", s.tlsPort)
+			s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", ports[1])
 			s.CAFile = tlsFiles[0]
 		}
-		if err = s.start(); !errors.Is(err, errPortTaken) {
-			break
-		}
-	}
+		return s.start()
+	})
 	if err != nil {
 		t.Fatalf("slapdtest: %v", err)
 	}
@@ -281,34 +269,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 // set) naming what is missing.
 func findPrerequisites(t testing.TB) string {
 	t.Helper()
-	var missing []string
-	bin, err := exec.LookPath("slapd")
-	if err != nil {
-		// /usr/sbin is often not on a non-root user's PATH.
-		bin = "/usr/sbin/slapd"
-		if _, err := os.Stat(bin); err != nil {
-			missing = append(missing, "slapd not installed (Debian package slapd); `make test` installs it")
-		}
-	}
-	if len(missing) == 0 {
-		for _, f := range []string{
-			filepath.Join(ModuleDir, "back_mdb.la"),
-			filepath.Join(SchemaDir, "inetorgperson.schema"),
-		} {
-			if _, err := os.Stat(f); err != nil {
-				missing = append(missing, fmt.Sprintf("%s missing (Debian package slapd); `make test` installs it", f))
-			}
-		}
-	}
-	if len(missing) == 0 {
-		return bin
-	}
-	msg := strings.Join(missing, "; ")
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("slapd not found: run `make test`, which installs Debian's slapd (%s)", msg)
-	}
-	t.Skip(msg)
-	return ""
+	bin := testserver.Require(t, "/usr/sbin/slapd", "slapd")
+	testserver.Require(t, filepath.Join(ModuleDir, "back_mdb.la"), "slapd")
+	testserver.Require(t, filepath.Join(SchemaDir, "inetorgperson.schema"), "slapd")
+	return bin
 }
 
 func slapdConf(dir string, cfg config, schemaFiles, tlsFiles []string) string {
@@ -345,16 +309,14 @@ func slapdConf(dir string, cfg config, schemaFiles, tlsFiles []string) string {
 	return b.String()
 }
 
-var errPortTaken = errors.New("port taken")
-
-// start runs slapd on s.port and waits until it answers a bind.
+// start runs slapd on the ports of s.URL and s.LDAPSURL and waits until it
+// answers a bind.
 func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.up {
 		return nil
 	}
-	s.stderr = &syncBuffer{}
 	// -d none: stay in the foreground, as our child, printing only errors.
 	// No -u/-g: as root slapd simply keeps running as root, which is fine in
 	// a temporary directory.
@@ -362,41 +324,16 @@ func (s *Server) start() error {
 	if s.LDAPSURL != "" {
 		urls += " " + s.LDAPSURL + "/"
 	}
-	cmd := exec.Command(s.bin, "-f", s.conf, "-h", urls, "-d", "none")
-	cmd.Stdout = s.stderr
-	cmd.Stderr = s.stderr
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	p, err := testserver.Start(exec.Command(s.bin, "-f", s.conf, "-h", urls, "-d", "none"), nil)
+	if err != nil {
+		return err
 	}
-	exited := make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(exited)
-	}()
-	s.cmd, s.exited = cmd, exited
-
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			s.cmd = nil
-			out := s.stderr.String()
-			if strings.Contains(out, "Address already in use") {
-				return fmt.Errorf("%w: %d or %d", errPortTaken, s.port, s.tlsPort)
-			}
-			return fmt.Errorf("slapd exited during start-up (%v); its output:\n%s", s.waitErr, out)
-		default:
-		}
-		if s.answers() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			s.stopLocked()
-			return fmt.Errorf("slapd did not answer on %s within %v; its output:\n%s", s.URL, startTimeout, s.stderr.String())
-		}
-		time.Sleep(pollEvery)
+	s.proc, s.up = p, true
+	if err := testserver.WaitReady(time.Now().Add(startTimeout), s.answers, p); err != nil {
+		s.stopLocked()
+		return fmt.Errorf("%w (%s); its output:\n%s", err, urls, p.Output())
 	}
+	return nil
 }
 
 func (s *Server) answers() bool {
@@ -419,19 +356,13 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) stopLocked() {
-	if s.cmd == nil {
+	if !s.up {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	s.up = false
 	// A paused slapd would not act on SIGTERM until continued.
-	_ = s.cmd.Process.Signal(syscall.SIGCONT)
-	select {
-	case <-s.exited:
-	case <-time.After(stopTimeout):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.cmd = nil
+	_ = s.proc.Signal(syscall.SIGCONT)
+	s.proc.Stop(stopTimeout)
 }
 
 // Pause freezes slapd (SIGSTOP): the kernel still accepts connections but
@@ -446,10 +377,10 @@ func (s *Server) signal(sig syscall.Signal) {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if !s.up {
 		s.t.Fatalf("slapdtest: %v: slapd is not running", sig)
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		s.t.Fatalf("slapdtest: %v: %v", sig, err)
 	}
 }
@@ -462,8 +393,8 @@ func (s *Server) Restart() {
 	// The port is free again at once (slapd sets SO_REUSEADDR), but allow a
 	// moment for a racing process to let go of it.
 	var err error
-	for range startTries {
-		if err = s.start(); !errors.Is(err, errPortTaken) {
+	for range restartTries {
+		if err = s.start(); !errors.Is(err, testserver.ErrPortTaken) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -477,7 +408,10 @@ func (s *Server) Restart() {
 func (s *Server) Output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stderr.String()
+	if s.proc == nil {
+		return ""
+	}
+	return s.proc.Output()
 }
 
 // Conn returns a connection bound as RootDN, which bypasses the ACLs, for
@@ -494,39 +428,4 @@ func (s *Server) Conn(t testing.TB) *ldap.Conn {
 		t.Fatalf("slapdtest: bind as %s: %v", s.RootDN, err)
 	}
 	return conn
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	_, port, err := net.SplitHostPort(l.Addr().String())
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(port)
-}
-
-// syncBuffer collects slapd's output; exec copies into it from its own
-// goroutine while tests may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	if b == nil {
-		return ""
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

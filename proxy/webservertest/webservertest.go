@@ -13,7 +13,6 @@ package webservertest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -22,14 +21,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 // RequireEnv names the variable that turns "server missing" from a skip
 // into a failure.
-const RequireEnv = "REQUIRE_TEST_SERVERS"
+const RequireEnv = testserver.RequireEnv
 
 // The Debian packages that provide the servers, named in skip messages.
 const (
@@ -40,8 +40,6 @@ const (
 const (
 	startTimeout = 10 * time.Second
 	stopTimeout  = 5 * time.Second
-	pollEvery    = 10 * time.Millisecond
-	startTries   = 5 // fresh ports tried when the chosen one was taken
 )
 
 // Conf returns a server's configuration for the address it must listen on
@@ -150,16 +148,13 @@ func caddyGlobal(dir string) string {
 // naming the package.
 func findNginx(t testing.TB) string {
 	t.Helper()
-	bin, err := lookPath("nginx", "/usr/sbin/nginx")
-	if err != nil {
-		missing(t, "nginx", fmt.Sprintf("nginx not installed (Debian package %s)", NginxPackage))
-	}
+	bin := testserver.Require(t, "/usr/sbin/nginx", NginxPackage)
 	nginxModules.once.Do(func() {
 		out, err := exec.Command(bin, "-V").CombinedOutput()
 		nginxModules.ok = err == nil && bytes.Contains(out, []byte("--with-http_auth_request_module"))
 	})
 	if !nginxModules.ok {
-		missing(t, "nginx", fmt.Sprintf("%s was built without the auth_request module (Debian package %s has it)", bin, NginxPackage))
+		testserver.Missing(t, fmt.Sprintf("%s was built without the auth_request module (Debian package %s has it)", bin, NginxPackage))
 	}
 	return bin
 }
@@ -171,31 +166,7 @@ var nginxModules struct {
 
 func findCaddy(t testing.TB) string {
 	t.Helper()
-	bin, err := lookPath("caddy", "/usr/bin/caddy")
-	if err != nil {
-		missing(t, "caddy", fmt.Sprintf("caddy not installed (Debian package %s)", CaddyPackage))
-	}
-	return bin
-}
-
-// lookPath finds name on PATH or at fallback (/usr/sbin is often not on a
-// non-root user's PATH).
-func lookPath(name, fallback string) (string, error) {
-	if bin, err := exec.LookPath(name); err == nil {
-		return bin, nil
-	}
-	if _, err := os.Stat(fallback); err != nil {
-		return "", err
-	}
-	return fallback, nil
-}
-
-func missing(t testing.TB, name, why string) {
-	t.Helper()
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("%s not usable: run `make test`, which installs it (%s)", name, why)
-	}
-	t.Skip(why + "; `make test` installs it")
+	return testserver.Require(t, "/usr/bin/caddy", CaddyPackage)
 }
 
 // server is one running nginx or Caddy.
@@ -205,10 +176,7 @@ type server struct {
 	env  []string // added to the test's environment
 	logs []string // log files to show when the test fails, besides the output
 
-	out     *syncBuffer // standard output and error
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
-	waitErr error
+	proc *testserver.Process // of the last try
 }
 
 // start runs the server on a free port, trying another when it turns out
@@ -222,95 +190,67 @@ func (s *server) start(t testing.TB, args func(listen string) ([]string, error))
 			t.Logf("%s", s.output())
 		}
 	})
-	var err error
-	for range startTries {
-		var port int
-		if port, err = freePort(); err != nil {
-			break
+	var listen string
+	err := testserver.RetryPortTaken(func() error {
+		port, err := testserver.FreePort()
+		if err != nil {
+			return err
 		}
-		listen := "127.0.0.1:" + strconv.Itoa(port)
-		var a []string
-		if a, err = args(listen); err != nil {
-			break
+		listen = "127.0.0.1:" + strconv.Itoa(port)
+		a, err := args(listen)
+		if err != nil {
+			return err
 		}
-		if err = s.run(listen, a); !errors.Is(err, errPortTaken) {
-			if err == nil {
-				return listen
-			}
-			break
-		}
+		return s.run(listen, a)
+	})
+	if err != nil {
+		t.Fatalf("webservertest: %v", err)
 	}
-	t.Fatalf("webservertest: %v", err)
-	return ""
+	return listen
 }
-
-var errPortTaken = errors.New("port taken")
 
 // run starts the server and waits until listen accepts connections.
 func (s *server) run(listen string, args []string) error {
-	s.out = &syncBuffer{}
 	for _, f := range s.logs {
 		_ = os.Remove(f) // a failed try's log would confuse the next one's
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Env = append(os.Environ(), s.env...)
-	cmd.Stdout = s.out
-	cmd.Stderr = s.out
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	p, err := testserver.Start(cmd, nil)
+	if err != nil {
+		return err
 	}
-	exited := make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(exited)
-	}()
-	s.cmd, s.exited = cmd, exited
-
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-exited:
-			s.cmd = nil
-			out := s.output()
-			if strings.Contains(strings.ToLower(out), "address already in use") {
-				return fmt.Errorf("%w: %s", errPortTaken, listen)
-			}
-			return fmt.Errorf("%s exited during start-up (%v):\n%s", s.name, s.waitErr, out)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", listen, time.Second); err == nil {
+	s.proc = p
+	accepts := func() bool {
+		c, err := net.DialTimeout("tcp", listen, time.Second)
+		if err == nil {
 			c.Close()
-			return nil
 		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return fmt.Errorf("%s did not accept connections on %s within %v:\n%s", s.name, listen, startTimeout, s.output())
-		}
-		time.Sleep(pollEvery)
+		return err == nil
 	}
+	if err := testserver.WaitReady(time.Now().Add(startTimeout), accepts, p); err != nil {
+		s.stop()
+		return fmt.Errorf("%w (listening on %s):\n%s", err, listen, s.output())
+	}
+	return nil
 }
 
 // stop ends the server: SIGTERM (both exit promptly on it), then SIGKILL
 // after a grace period.
 func (s *server) stop() {
-	if s.cmd == nil {
-		return
+	if s.proc != nil {
+		s.proc.Stop(stopTimeout)
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(stopTimeout):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.cmd = nil
 }
 
 // output is what the server printed and wrote to its log files.
 func (s *server) output() string {
+	var out string
+	if s.proc != nil {
+		out = s.proc.Output()
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s output:\n%s", s.name, s.out.String())
+	fmt.Fprintf(&b, "%s output:\n%s", s.name, out)
 	for _, f := range s.logs {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -319,35 +259,4 @@ func (s *server) output() string {
 		fmt.Fprintf(&b, "\n%s:\n%s", f, data)
 	}
 	return b.String()
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects a server's output; exec copies into it from its own
-// goroutine while the test may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	if b == nil {
-		return ""
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -27,7 +27,6 @@ package kanneltest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -42,6 +41,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf16"
+
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 // Where Debian's packages install the programs: bearerbox and smsbox come
@@ -54,7 +55,7 @@ const (
 
 // RequireEnv names the variable that turns "Kannel missing" from a skip
 // into a failure.
-const RequireEnv = "REQUIRE_TEST_SERVERS"
+const RequireEnv = testserver.RequireEnv
 
 // The sendsms account and the sender number of every message.
 const (
@@ -66,9 +67,6 @@ const (
 const (
 	adminPassword = "kannel-admin-pw"
 	startTimeout  = 10 * time.Second
-	stopTimeout   = 5 * time.Second
-	pollEvery     = 10 * time.Millisecond
-	startTries    = 5 // fresh ports tried when one was taken
 )
 
 // Message is one SMS that fakesmsc received from Kannel.
@@ -100,8 +98,8 @@ type Kannel struct {
 	ports ports
 	sms   *smsLog
 	mu    sync.Mutex
-	procs []*proc // of the last start, in start order; kept after Stop for Output
-	up    bool    // procs are running
+	procs []*testserver.Process // of the last start, in start order; kept after Stop for Output
+	up    bool                  // procs are running
 }
 
 type binaries struct{ bearerbox, smsbox, fakesmsc string }
@@ -115,20 +113,17 @@ func Start(t testing.TB) *Kannel {
 	k.conf = filepath.Join(k.dir, "kannel.conf")
 	t.Cleanup(k.Stop)
 
-	// Another process may take a free port between our probe and Kannel's
-	// bind; then try fresh ones.
-	var err error
-	for range startTries {
-		if k.ports, err = freePorts(); err != nil {
-			t.Fatalf("kanneltest: %v", err)
+	err := testserver.RetryPortTaken(func() error {
+		p, err := testserver.FreePorts(4)
+		if err != nil {
+			return err
 		}
-		if err = os.WriteFile(k.conf, []byte(kannelConf(k.ports)), 0o600); err != nil {
-			t.Fatalf("kanneltest: %v", err)
+		k.ports = ports{admin: p[0], box: p[1], smsc: p[2], sendsms: p[3]}
+		if err := os.WriteFile(k.conf, []byte(kannelConf(k.ports)), 0o600); err != nil {
+			return err
 		}
-		if err = k.start(); !errors.Is(err, errPortTaken) {
-			break
-		}
-	}
+		return k.start()
+	})
 	if err != nil {
 		t.Fatalf("kanneltest: %v", err)
 	}
@@ -141,32 +136,11 @@ func Start(t testing.TB) *Kannel {
 // RequireEnv is set) naming what is missing.
 func findPrerequisites(t testing.TB) binaries {
 	t.Helper()
-	var missing []string
-	find := func(name, fallback, pkg string) string {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-		// /usr/sbin is often not on a non-root user's PATH, and fakesmsc
-		// is never on it.
-		if _, err := os.Stat(fallback); err != nil {
-			missing = append(missing, fmt.Sprintf("%s not installed (Debian package %s)", name, pkg))
-		}
-		return fallback
+	return binaries{
+		bearerbox: testserver.Require(t, BearerboxPath, "kannel"),
+		smsbox:    testserver.Require(t, SmsboxPath, "kannel"),
+		fakesmsc:  testserver.Require(t, FakesmscPath, "kannel-extras"),
 	}
-	b := binaries{
-		bearerbox: find("bearerbox", BearerboxPath, "kannel"),
-		smsbox:    find("smsbox", SmsboxPath, "kannel"),
-		fakesmsc:  find("fakesmsc", FakesmscPath, "kannel-extras"),
-	}
-	if len(missing) == 0 {
-		return b
-	}
-	msg := strings.Join(missing, "; ")
-	if os.Getenv(RequireEnv) == "1" {
-		t.Fatalf("Kannel not found: install Debian's kannel and kannel-extras (`make test` does) (%s)", msg)
-	}
-	t.Skip(msg + "; `make test` installs them")
-	return binaries{}
 }
 
 // kannelConf is the configuration of all three programs. Every listener is
@@ -204,8 +178,6 @@ max-messages = 10
 `, p.admin, adminPassword, p.box, p.smsc, p.box, p.sendsms, Sender, Username, Password)
 }
 
-var errPortTaken = errors.New("port taken")
-
 // start runs the three programs in the order they depend on each other
 // (smsbox and fakesmsc exit at once if the bearerbox is not listening) and
 // waits until messages flow: both connected to the bearerbox.
@@ -219,71 +191,56 @@ func (k *Kannel) start() error {
 	k.StatusURL = fmt.Sprintf("http://127.0.0.1:%d/status.txt?password=%s", k.ports.admin, adminPassword)
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(startTimeout)
+	var status string // the last status page seen, for failure messages
+	statusOK := func() bool {
+		s, ok := k.status(client)
+		status = s
+		return ok
+	}
+	fail := func(err error) error {
+		k.stopLocked()
+		return fmt.Errorf("%w (ports %+v); status:\n%s\noutput:\n%s", err, k.ports, status, k.outputLocked())
+	}
 
 	// -v 1: info and up, enough to explain a failure without drowning it.
-	bb, err := startProc("bearerbox", k.bins.bearerbox, k.dir, nil, "-v", "1", k.conf)
+	bb, err := testserver.Start(k.command(k.bins.bearerbox, "-v", "1", k.conf), nil)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	k.procs = append(k.procs, bb)
-	if err := k.waitLocked(deadline, func() bool { _, ok := k.status(client); return ok }); err != nil {
-		k.stopLocked()
-		return err
+	if err := testserver.WaitReady(deadline, statusOK, bb); err != nil {
+		return fail(err)
 	}
 
 	// fakesmsc prints each message it receives at debug level, its
 	// default. -m 0: send no messages of its own; the last argument is a
 	// required but unused template for them.
-	fs, err := startProc("fakesmsc", k.bins.fakesmsc, k.dir, k.sms,
-		"-H", "127.0.0.1", "-r", strconv.Itoa(k.ports.smsc), "-m", "0", "1 2 text unused")
+	fs, err := testserver.Start(k.command(k.bins.fakesmsc,
+		"-H", "127.0.0.1", "-r", strconv.Itoa(k.ports.smsc), "-m", "0", "1 2 text unused"), k.sms)
 	if err != nil {
-		k.stopLocked()
-		return err
+		return fail(err)
 	}
 	k.procs = append(k.procs, fs)
-	sb, err := startProc("smsbox", k.bins.smsbox, k.dir, nil, "-v", "1", k.conf)
+	sb, err := testserver.Start(k.command(k.bins.smsbox, "-v", "1", k.conf), nil)
 	if err != nil {
-		k.stopLocked()
-		return err
+		return fail(err)
 	}
 	k.procs = append(k.procs, sb)
 
 	sendsms := net.JoinHostPort("127.0.0.1", strconv.Itoa(k.ports.sendsms))
-	err = k.waitLocked(deadline, func() bool {
-		s, ok := k.status(client)
-		return ok && connected(s) && listening(sendsms)
-	})
-	if err != nil {
-		k.stopLocked()
-		return err
+	ready := func() bool { return statusOK() && connected(status) && listening(sendsms) }
+	if err := testserver.WaitReady(deadline, ready, k.procs...); err != nil {
+		return fail(err)
 	}
 	return nil
 }
 
-// waitLocked polls ready until it holds, a process exits, or the deadline
-// passes.
-func (k *Kannel) waitLocked(deadline time.Time, ready func() bool) error {
-	for {
-		for _, p := range k.procs {
-			select {
-			case <-p.exited:
-				out := k.outputLocked()
-				if strings.Contains(out, "Address already in use") {
-					return fmt.Errorf("%w: one of %+v", errPortTaken, k.ports)
-				}
-				return fmt.Errorf("%s exited during start-up (%v); output:\n%s", p.name, p.waitErr, out)
-			default:
-			}
-		}
-		if ready() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("kannel not ready within %v; status:\n%s\noutput:\n%s",
-				startTimeout, k.statusText(), k.outputLocked())
-		}
-		time.Sleep(pollEvery)
-	}
+// command is a Kannel program to run in k.dir. The programs log to
+// stderr.
+func (k *Kannel) command(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = k.dir
+	return cmd
 }
 
 // status fetches the bearerbox's status page.
@@ -295,11 +252,6 @@ func (k *Kannel) status(client *http.Client) (string, bool) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err == nil && resp.StatusCode == http.StatusOK
-}
-
-func (k *Kannel) statusText() string {
-	s, _ := k.status(&http.Client{Timeout: time.Second})
-	return s
 }
 
 // connected reports whether a status page shows the smsbox connected and
@@ -345,17 +297,7 @@ func (k *Kannel) stopLocked() {
 	}
 	k.up = false
 	for _, p := range k.procs {
-		_ = p.cmd.Process.Kill()
-	}
-	timeout := time.After(stopTimeout)
-	for _, p := range k.procs {
-		select {
-		case <-p.exited:
-		case <-timeout:
-			// Stuck in the kernel despite SIGKILL: do not hang the test
-			// on it.
-			return
-		}
+		p.Stop(0)
 	}
 }
 
@@ -370,9 +312,9 @@ func (k *Kannel) Output() string {
 func (k *Kannel) outputLocked() string {
 	var b strings.Builder
 	for _, p := range k.procs {
-		for _, line := range strings.Split(strings.TrimRight(p.out.String(), "\n"), "\n") {
+		for _, line := range strings.Split(strings.TrimRight(p.Output(), "\n"), "\n") {
 			if line != "" {
-				fmt.Fprintf(&b, "%s: %s\n", p.name, line)
+				fmt.Fprintf(&b, "%s: %s\n", p.Name(), line)
 			}
 		}
 	}
@@ -405,84 +347,6 @@ func (k *Kannel) WaitMessage(t testing.TB, to string, timeout time.Duration) Mes
 			return Message{}
 		}
 	}
-}
-
-// proc is one running program.
-type proc struct {
-	name    string
-	cmd     *exec.Cmd
-	out     outWriter
-	exited  chan struct{} // closed when cmd has been waited for
-	waitErr error         // set before exited is closed
-}
-
-// outWriter is a process's output sink: a writer that can show what it got.
-type outWriter interface {
-	io.Writer
-	String() string
-}
-
-// startProc starts bin in dir with its output, stdout and stderr both (the
-// Kannel programs log to stderr), going to out, or to a new buffer if out
-// is nil.
-func startProc(name, bin, dir string, out outWriter, args ...string) (*proc, error) {
-	if out == nil {
-		out = &syncBuffer{}
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.SysProcAttr = childAttr()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &proc{name: name, cmd: cmd, out: out, exited: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
-	return p, nil
-}
-
-// freePorts returns four distinct free loopback ports. The listeners are
-// all open at once so that none is handed out twice.
-func freePorts() (ports, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var nums []int
-	for range 4 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return ports{}, fmt.Errorf("find a free port: %w", err)
-		}
-		ls = append(ls, l)
-		nums = append(nums, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports{admin: nums[0], box: nums[1], smsc: nums[2], sendsms: nums[3]}, nil
-}
-
-// syncBuffer collects a program's output; exec copies into it from its own
-// goroutine while tests may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // smsLog is fakesmsc's output sink. It keeps the raw output and parses each

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package kanneltest
+package testserver
 
 import "syscall"
 
