@@ -10,14 +10,9 @@ import (
 	"log/slog"
 )
 
-// Errors of mobile-number capture.
-var (
-	// ErrMobileNotSaved: the code was right but the directory did not take
-	// the number; no session is issued and nothing was written.
-	ErrMobileNotSaved = errors.New("mobile number not saved")
-	// ErrNeedMobile is not an error to show: Begin returns it in Result
-	// form (NeedMobile) when the user must enter a number first.
-)
+// ErrMobileNotSaved: the code was right but the directory did not take the
+// captured number; no session is issued and nothing was written.
+var ErrMobileNotSaved = errors.New("mobile number not saved")
 
 // sealPassword encrypts password under a fresh key. The box is kept with
 // the pending sign-in in the store and the key only in the browser's
