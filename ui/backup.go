@@ -161,11 +161,7 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 		return h.renderBackupForm(w, r, http.StatusUnauthorized, cur,
 			fmt.Sprintf("That backup code is not right, or it was used already. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")))
 	case errors.Is(err, auth.ErrTooManyAttempts):
-		h.pending.Clear(w)
-		return &pageError{status: http.StatusUnauthorized, title: "Too many wrong codes",
-			message: []string{"That code was not right, and no more tries are allowed. For your security this sign-in has ended.",
-				"Please sign in again."},
-			next: h.SignInURL("/"), nextLabel: "Sign in again"}
+		return h.signInEnded(w)
 	case errors.Is(err, auth.ErrSignInExpired):
 		h.pending.Clear(w)
 		return h.expired("")

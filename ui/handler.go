@@ -420,6 +420,16 @@ func (h *Handler) loadPending(r *http.Request) (auth.Pending, error) {
 	return p, err
 }
 
+// signInEnded is the answer to the last wrong code (SMS or backup) a
+// sign-in allows: it forgets the pending sign-in in the browser too.
+func (h *Handler) signInEnded(w http.ResponseWriter) error {
+	h.pending.Clear(w)
+	return &pageError{status: http.StatusUnauthorized, title: "Too many wrong codes",
+		message: []string{"That code was not right, and no more tries are allowed. For your security this sign-in has ended.",
+			"Please sign in again to get a new code."},
+		next: h.SignInURL("/"), nextLabel: "Sign in again"}
+}
+
 func (h *Handler) expired(rd string) *pageError {
 	return &pageError{status: http.StatusGone, title: "Sign-in expired",
 		message: []string{"This sign-in has expired or its code was already used. Codes are valid for " +
@@ -478,11 +488,7 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.renderCode(w, r, http.StatusUnauthorized, cur, fmt.Sprintf("That code is not right. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")), "")
 	case errors.Is(err, auth.ErrTooManyAttempts):
-		h.pending.Clear(w)
-		return &pageError{status: http.StatusUnauthorized, title: "Too many wrong codes",
-			message: []string{"That code was not right, and no more tries are allowed. For your security this sign-in has ended.",
-				"Please sign in again to get a new code."},
-			next: h.SignInURL("/"), nextLabel: "Sign in again"}
+		return h.signInEnded(w)
 	case errors.Is(err, auth.ErrSignInExpired):
 		h.pending.Clear(w)
 		return h.expired("")
