@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -80,7 +79,7 @@ func startForwardAuthEnv(t *testing.T, edit ...func(*Config)) *env {
 	for _, f := range edit {
 		f(&e.config)
 	}
-	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := testLogger(e.logs)
 	a, err := assemble(e.config, log, io.Discard, e.clock.Now)
 	if err != nil {
 		ln.Close()
