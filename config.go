@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -82,13 +83,21 @@ type Config struct {
 	TwilioMessagingServiceSID string `split_words:"true" desc:"twilio provider: messaging service SID (MG...)"`
 	TwilioApiURL              string `split_words:"true" default:"https://api.twilio.com" desc:"twilio provider: API base URL"`
 
-	PublicURL            string   `split_words:"true" desc:"otpgate's public URL, e.g. https://auth.example.com: the portal forward-auth sends browsers to, and {host} in the SMS"`
-	CookieDomain         string   `split_words:"true" desc:"domain the session cookie is shared with, e.g. example.com, so one sign-in covers every app below it"`
-	AllowedRedirectHosts []string `split_words:"true" desc:"comma-separated further hosts a sign-in may return to (besides COOKIE_DOMAIN)"`
-	TrustedProxies       []string `split_words:"true" default:"127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7" desc:"CIDRs whose X-Forwarded-*/X-Original-* headers are believed"`
-	AccessRules          string   `split_words:"true" desc:"access rules, one per line or ;-separated: HOST PATH bypass|two_factor|deny [groups=G,...]"`
-	AccessRulesFile      string   `split_words:"true" desc:"file holding ACCESS_RULES"`
-	DefaultRegion        string   `split_words:"true" desc:"ISO country (e.g. GB) for directory numbers written without a country code"`
+	PublicURL             string   `split_words:"true" desc:"otpgate's public URL, e.g. https://auth.example.com: the portal forward-auth sends browsers to, and {host} in the SMS"`
+	CookieDomain          string   `split_words:"true" desc:"domain the session cookie is shared with, e.g. example.com, so one sign-in covers every app below it"`
+	AllowedRedirectHosts  []string `split_words:"true" desc:"comma-separated further hosts a sign-in may return to (besides COOKIE_DOMAIN)"`
+	TrustedProxies        []string `split_words:"true" default:"127.0.0.0/8,::1/128" desc:"addresses or CIDRs of the proxies in front of otpgate, whose X-Forwarded-*/X-Original-* headers are believed (name your ingress or load balancer here)"`
+	Hosts                 []string `split_words:"true" desc:"reverse-proxy mode: host names the app is served on, besides PUBLIC_URL's; other hosts get 421 (required when ACCESS_RULES name a host)"`
+	AccessRules           string   `split_words:"true" desc:"access rules, one per line or ;-separated: HOST PATH bypass|two_factor|deny [groups=G,...]"`
+	AccessRulesFile       string   `split_words:"true" desc:"file holding ACCESS_RULES"`
+	AccessRulesIgnoreCase bool     `split_words:"true" default:"true" desc:"also judge each path in any letter case, the stricter verdict winning (for apps on servers that ignore case)"`
+
+	IdentityHeaderUser      []string `split_words:"true" default:"Remote-User" desc:"request headers (comma-separated) that carry the username to the app"`
+	IdentityHeaderName      []string `split_words:"true" default:"Remote-Name" desc:"headers that carry the display name (empty: not sent)"`
+	IdentityHeaderEmail     []string `split_words:"true" default:"Remote-Email" desc:"headers that carry the e-mail address (empty: not sent)"`
+	IdentityHeaderGroups    []string `split_words:"true" default:"Remote-Groups" desc:"headers that carry the comma-joined group names (empty: not sent)"`
+	IdentityHeaderAuthLevel []string `split_words:"true" default:"Remote-Auth-Level" desc:"headers that carry 2 (password and code) or 1 (password alone) (empty: not sent)"`
+	DefaultRegion           string   `split_words:"true" desc:"ISO country (e.g. GB) for directory numbers written without a country code"`
 
 	OtpLength            int           `split_words:"true" default:"6" desc:"characters in a code, 4 to 10 (below 6 only with a warning)"`
 	OtpAlphanumeric      bool          `split_words:"true" default:"false" desc:"codes of unambiguous capital letters and digits instead of digits only"`
@@ -302,9 +311,23 @@ func (c *Config) check() []error {
 	if _, err := proxy.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		p = append(p, problem("TRUSTED_PROXIES", "%v", err))
 	}
-	if _, err := c.accessRules(); err != nil {
+	if rules, err := c.accessRules(); err != nil {
 		p = append(p, err)
+	} else if c.UpstreamURL != "" && len(c.Hosts) == 0 {
+		for _, r := range rules {
+			if r.Host != "*" {
+				p = append(p, problem("HOSTS", "required in reverse-proxy mode because ACCESS_RULES line %d names host %q: "+
+					"list the host names the app is served on, so host rules are matched on them and other hosts are refused", r.Line, r.Host))
+				break
+			}
+		}
 	}
+	for _, h := range c.Hosts {
+		if host, ok := proxy.CanonicalHost(strings.TrimSpace(h)); !ok || strings.Contains(h, ":") || host != strings.ToLower(strings.TrimSpace(h)) {
+			p = append(p, problem("HOSTS", "%q is not a host name (without port)", h))
+		}
+	}
+	p = append(p, c.checkIdentityHeaders()...)
 	if !prefixPattern.MatchString(c.PathPrefix) {
 		p = append(p, problem("PATH_PREFIX", "%q must be a path that starts and ends with /, like /otpgate/", c.PathPrefix))
 	}
@@ -415,6 +438,50 @@ func (c *Config) check() []error {
 	return p
 }
 
+var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
+
+// reservedHeaders are set by otpgate or by HTTP itself, never as identity.
+var reservedHeaders = []string{"Host", "Cookie", "Set-Cookie", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding",
+	"Upgrade", "Te", "Trailer", "Authorization", "Proxy-Authorization", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
+
+// identityHeaders is the IDENTITY_HEADER_* settings, trimmed.
+func (c *Config) identityHeaders() proxy.IdentityHeaders {
+	return proxy.IdentityHeaders{User: trimAll(c.IdentityHeaderUser), Name: trimAll(c.IdentityHeaderName),
+		Email: trimAll(c.IdentityHeaderEmail), Groups: trimAll(c.IdentityHeaderGroups), AuthLevel: trimAll(c.IdentityHeaderAuthLevel)}
+}
+
+// checkIdentityHeaders refuses header names an app could read two ways
+// (only letters, digits and single dashes are read the same by every
+// server), names used twice, and headers HTTP or otpgate own.
+func (c *Config) checkIdentityHeaders() []error {
+	var p []error
+	ih := c.identityHeaders()
+	if len(ih.User) == 0 {
+		p = append(p, problem("IDENTITY_HEADER_USER", "must name at least one header, like Remote-User"))
+	}
+	seen := map[string]string{}
+	for _, f := range []struct {
+		variable string
+		names    []string
+	}{{"IDENTITY_HEADER_USER", ih.User}, {"IDENTITY_HEADER_NAME", ih.Name}, {"IDENTITY_HEADER_EMAIL", ih.Email},
+		{"IDENTITY_HEADER_GROUPS", ih.Groups}, {"IDENTITY_HEADER_AUTH_LEVEL", ih.AuthLevel}} {
+		for _, n := range f.names {
+			key := strings.ToLower(n)
+			switch {
+			case !headerNamePattern.MatchString(n):
+				p = append(p, problem(f.variable, "%q: use letters, digits and single dashes only; apps read _ and . as -", n))
+			case slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, n) }):
+				p = append(p, problem(f.variable, "%q is a header HTTP or otpgate sets; choose another name", n))
+			case seen[key] != "":
+				p = append(p, problem(f.variable, "%q is also named in %s_%s; each header carries one value", n, envPrefix, seen[key]))
+			default:
+				seen[key] = f.variable
+			}
+		}
+	}
+	return p
+}
+
 // cookieSecrets decodes COOKIE_SECRET.
 func (c *Config) cookieSecrets() ([][]byte, error) {
 	if strings.TrimSpace(c.CookieSecret) == "" {
@@ -493,4 +560,14 @@ func (c *Config) ldapTLS() (*tls.Config, error) {
 func printUsage(w *tabwriter.Writer) error {
 	return envconfig.Usagef(envPrefix, &Config{}, w,
 		"VARIABLE\tDEFAULT\tMEANING\n{{range .}}{{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
+}
+
+// appHosts are the host names the app is served on in reverse-proxy mode:
+// HOSTS and PUBLIC_URL's host; none when HOSTS is empty (any host).
+func (c *Config) appHosts() []string {
+	hosts := trimAll(c.Hosts)
+	if len(hosts) > 0 && c.publicHost() != "" {
+		hosts = append(hosts, c.publicHost())
+	}
+	return hosts
 }

@@ -40,7 +40,10 @@ var deployGlobs = []string{"deploy/kubernetes/*.yaml", "examples/traefik/*.yml"}
 
 // identityHeaders are the headers otpgate answers forward-auth with; every
 // proxy configuration must copy all of them onto the request to the app.
-var identityHeaders = []string{proxy.HeaderUser, proxy.HeaderName, proxy.HeaderEmail, proxy.HeaderGroups, proxy.HeaderAuthLevel}
+var identityHeaders = func() []string {
+	ih := proxy.DefaultIdentityHeaders()
+	return slices.Concat(ih.User, ih.Name, ih.Email, ih.Groups, ih.AuthLevel)
+}()
 
 const (
 	otpgateContainer = "otpgate"

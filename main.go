@@ -244,6 +244,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	gw, err := proxy.New(proxy.Config{
 		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
+		IgnoreCase: cfg.AccessRulesIgnoreCase, Hosts: cfg.appHosts(), Identity: cfg.identityHeaders(),
 		Decision: m.Decision, Transport: m.transport(proxy.NewTransport()),
 	}, pages.CookieNames()...)
 	if err != nil {

@@ -4,26 +4,28 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-
-	"github.com/otpgate/otpgate/auth"
 )
 
 // forwardAuth answers Traefik's forwardAuth and Caddy's forward_auth: the
-// original request comes as X-Forwarded-Method/-Proto/-Host/-Uri. Any
-// answer but 2xx goes back to the client as it is.
+// original request comes as X-Forwarded-Proto, -Host and -Uri. Any answer
+// but 2xx goes back to the client as it is.
 func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	if !g.trustedAsker(w, r) {
 		return
 	}
-	proto := strings.ToLower(r.Header.Get("X-Forwarded-Proto"))
-	host := r.Header.Get("X-Forwarded-Host")
-	uri := r.Header.Get("X-Forwarded-Uri")
-	orig, err := url.ParseRequestURI(uri)
-	if host == "" || err != nil || !strings.HasPrefix(uri, "/") || (proto != "http" && proto != "https") || strings.ContainsAny(host, "/\\@ ") {
-		g.malformed(w, r, "X-Forwarded-Proto/-Host/-Uri missing or malformed")
+	proto, okProto := onlyValue(r.Header, "X-Forwarded-Proto")
+	host, okHost := onlyValue(r.Header, "X-Forwarded-Host")
+	uri, okURI := onlyValue(r.Header, "X-Forwarded-Uri")
+	if !okProto || !okHost || !okURI {
+		g.malformed(w, r, "X-Forwarded-Proto, -Host and -Uri must each be sent exactly once")
 		return
 	}
-	g.authorize(w, r, proto, host, orig, false)
+	o, err := readOriginal(strings.ToLower(proto), host, uri)
+	if err != nil {
+		g.malformed(w, r, err.Error())
+		return
+	}
+	g.answerForwardAuth(w, r, &o, false)
 }
 
 // authRequest answers nginx's auth_request: the original URL comes as
@@ -34,12 +36,34 @@ func (g *Gateway) authRequest(w http.ResponseWriter, r *http.Request) {
 	if !g.trustedAsker(w, r) {
 		return
 	}
-	orig, err := url.Parse(r.Header.Get("X-Original-URL"))
-	if err != nil || (orig.Scheme != "http" && orig.Scheme != "https") || orig.Host == "" || orig.User != nil {
-		g.malformed(w, r, "X-Original-URL missing or malformed")
+	raw, ok := onlyValue(r.Header, "X-Original-URL")
+	if !ok {
+		g.malformed(w, r, "X-Original-URL must be sent exactly once")
 		return
 	}
-	g.authorize(w, r, orig.Scheme, orig.Host, orig, true)
+	// scheme://authority/target, read strictly: an authority is never
+	// allowed to end at a '?' or '#', which would hide the path.
+	scheme, rest, _ := strings.Cut(raw, "://")
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 {
+		g.malformed(w, r, "X-Original-URL "+quote(raw)+" is not scheme://host/path")
+		return
+	}
+	o, err := readOriginal(strings.ToLower(scheme), rest[:slash], rest[slash:])
+	if err != nil {
+		g.malformed(w, r, err.Error())
+		return
+	}
+	g.answerForwardAuth(w, r, &o, true)
+}
+
+// onlyValue is the value of a header sent exactly once.
+func onlyValue(h http.Header, name string) (string, bool) {
+	v := h.Values(name)
+	if len(v) != 1 || v[0] == "" {
+		return "", false
+	}
+	return v[0], true
 }
 
 // trustedAsker refuses forward-auth questions from anyone but a trusted
@@ -54,85 +78,53 @@ func (g *Gateway) trustedAsker(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// malformed denies a request whose original URL cannot be read: never an
-// allow, and a 403 that every proxy passes on as a denial.
+// malformed denies a request whose original cannot be read: never an
+// allow, and a 403 that every proxy passes on as a denial (nginx would
+// turn a 400 into a 500).
 func (g *Gateway) malformed(w http.ResponseWriter, r *http.Request, why string) {
 	g.cfg.Decision("malformed")
 	g.cfg.Log.Warn("forward-auth request refused", "why", why, "remote", r.RemoteAddr)
 	http.Error(w, "Forbidden: the original request could not be read.", http.StatusForbidden)
 }
 
-// authorize decides on the original request proto://host + orig.
-func (g *Gateway) authorize(w http.ResponseWriter, r *http.Request, proto, host string, orig *url.URL, nginx bool) {
+// answerForwardAuth decides on the original request and answers as the
+// asking proxy expects.
+func (g *Gateway) answerForwardAuth(w http.ResponseWriter, r *http.Request, o *Original, nginx bool) {
 	w.Header().Set("Cache-Control", "no-store")
-	clean, ok := NormalizePath(orig.EscapedPath())
-	if !ok {
-		g.malformed(w, r, "path cannot be normalised")
-		return
-	}
-	rule := g.cfg.Rules.Match(hostname(host), clean)
-	switch rule.Policy {
-	case PolicyDeny:
-		g.cfg.Decision("deny_rule")
-		g.cfg.Log.Info("access denied by rule", "host", hostname(host), "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
+	d := g.decide(w, r, o)
+	g.record(r, o, d)
+	switch d.outcome {
+	case outcomeDenyRule:
 		g.cfg.Forbidden(w, r, "This address is closed.", true)
-		return
-	case PolicyBypass:
-		// Empty identity headers still replace any the client forged, in
-		// proxies that copy them onto the request.
-		g.cfg.Decision("bypass")
-		setIdentity(w.Header(), nil)
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	sess, err := g.cfg.Sessions.Load(r)
-	if err != nil {
-		g.cfg.Decision("sign_in")
-		loc := g.portalSignIn(proto, host, proto+"://"+host+orig.RequestURI())
+	case outcomeDenyGroup:
+		g.cfg.Forbidden(w, r, forbiddenGroupsMessage(d.session.User.Username, d.verdict), true)
+	case outcomeSignIn:
+		loc := g.portalSignIn(o)
 		switch {
 		case nginx:
 			w.Header().Set("Location", loc)
 			http.Error(w, "Sign in first.", http.StatusUnauthorized)
-		case WantsHTML(r):
+		case wantsHTML(r):
 			http.Redirect(w, r, loc, http.StatusFound)
 		default:
 			http.Error(w, "Sign in first: "+loc, http.StatusUnauthorized)
 		}
-		return
+	case outcomeBypass:
+		// Empty identity headers still replace any the client forged, in
+		// proxies that copy them onto the request.
+		g.setIdentity(w.Header(), nil)
+		w.WriteHeader(http.StatusOK)
+	case outcomeAllow:
+		g.setIdentity(w.Header(), &d.session)
+		w.WriteHeader(http.StatusOK)
 	}
-	if !inAnyGroup(sess.User.Groups, rule.Groups) {
-		g.forbidGroups(w, r, sess, rule, true)
-		return
-	}
-	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
-		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
-	}
-	g.cfg.Decision("allow")
-	setIdentity(w.Header(), &sess)
-	w.WriteHeader(http.StatusOK)
 }
 
-// portalSignIn is the sign-in page that brings the user back to rd.
-func (g *Gateway) portalSignIn(proto, host, rd string) string {
-	base := proto + "://" + host
+// portalSignIn is the sign-in page that brings the user back to o.
+func (g *Gateway) portalSignIn(o *Original) string {
+	base := o.Scheme + "://" + o.Authority
 	if g.cfg.PublicURL != nil {
 		base = strings.TrimSuffix(g.cfg.PublicURL.String(), "/")
 	}
-	return base + g.cfg.Prefix + "signin?rd=" + url.QueryEscape(rd)
-}
-
-// setIdentity writes every identity header, empty where there is nothing
-// to say (or no session), so that each replaces a forged one.
-func setIdentity(h http.Header, sess *auth.Session) {
-	var user, name, email, groups, level string
-	if sess != nil {
-		u := &sess.User
-		user, name, email, groups = u.Username, u.Name, u.Email, strings.Join(u.Groups, ",")
-		level = authLevels[min(max(sess.Factors, 1), 2)]
-	}
-	h[HeaderUser] = []string{user}
-	h[HeaderName] = []string{name}
-	h[HeaderEmail] = []string{email}
-	h[HeaderGroups] = []string{groups}
-	h[HeaderAuthLevel] = []string{level}
+	return base + g.cfg.Prefix + "signin?rd=" + url.QueryEscape(o.URL())
 }

@@ -19,24 +19,6 @@ import (
 	"github.com/otpgate/otpgate/auth"
 )
 
-// Identity headers the app receives. Any header the client sent that an app
-// could read as one of these is removed first.
-const (
-	HeaderUser   = "Remote-User"
-	HeaderName   = "Remote-Name"
-	HeaderEmail  = "Remote-Email"
-	HeaderGroups = "Remote-Groups"
-	// HeaderAuthLevel is "2" after password and code, "1" where policy let
-	// the user in with the password alone.
-	HeaderAuthLevel = "Remote-Auth-Level"
-)
-
-// identityHeaders are the lower-case names, with '-', of every header that
-// carries identity, for matching client headers however they are spelled.
-var identityHeaders = map[string]bool{
-	"remote-user": true, "remote-name": true, "remote-email": true, "remote-groups": true, "remote-auth-level": true,
-}
-
 // Config wires the gateway.
 type Config struct {
 	// Upstream is the app; nil when otpgate only answers forward-auth
@@ -50,8 +32,18 @@ type Config struct {
 	// Transport reaches the upstream; nil means a copy of
 	// http.DefaultTransport that keeps enough idle connections.
 	Transport http.RoundTripper
-	Rules     Rules          // access rules, in both modes
+	Rules     Rules          // access rules, in every mode
 	Trusted   TrustedProxies // whose forwarding headers are believed
+	// IgnoreCase also judges each path in any letter case, for apps on
+	// servers that ignore case: the stricter verdict wins.
+	IgnoreCase bool
+	// Hosts are the host names (canonical) the app is served on in
+	// reverse-proxy mode; a request naming another gets 421. Empty: any
+	// well-formed host, and rules naming hosts are for forward-auth only.
+	Hosts []string
+	// Identity names the headers that carry the user's identity; zero:
+	// DefaultIdentityHeaders.
+	Identity IdentityHeaders
 	// PublicURL is the portal where forward-auth sends browsers to sign
 	// in; nil: the host of the request being checked.
 	PublicURL *url.URL
@@ -60,21 +52,21 @@ type Config struct {
 	// app's host rather than otpgate's.
 	Forbidden func(w http.ResponseWriter, r *http.Request, message string, onAppHost bool)
 	// Decision hears each access decision (allow, bypass, sign_in,
-	// deny_rule, deny_group, untrusted, malformed), for metrics; nil: nobody.
+	// deny_rule, deny_group, untrusted, malformed, misdirected), for
+	// metrics; nil: nobody.
 	Decision func(result string)
 }
 
 // Gateway is the reverse-proxy handler.
 type Gateway struct {
-	cfg     Config
-	proxy   *httputil.ReverseProxy
-	cookies []string // otpgate's cookie names, kept from the upstream
+	cfg      Config
+	proxy    *httputil.ReverseProxy
+	cookies  []string // otpgate's cookie names (cgiName), kept from the upstream
+	stripper *headerStripper
+	hosts    map[string]bool
 }
 
 type identityKey struct{}
-
-// authLevels avoids formatting a number on every request.
-var authLevels = [...]string{"0", "1", "2"}
 
 // New returns the Gateway.
 func New(cfg Config, cookieNames ...string) (*Gateway, error) {
@@ -92,7 +84,23 @@ func New(cfg Config, cookieNames ...string) (*Gateway, error) {
 	if cfg.Transport == nil {
 		cfg.Transport = NewTransport()
 	}
-	g := &Gateway{cfg: cfg, cookies: cookieNames}
+	if cfg.Identity.User == nil && cfg.Identity.Name == nil && cfg.Identity.Email == nil && cfg.Identity.Groups == nil && cfg.Identity.AuthLevel == nil {
+		cfg.Identity = DefaultIdentityHeaders()
+	}
+	g := &Gateway{cfg: cfg, stripper: newHeaderStripper(cfg.Identity)}
+	for _, n := range cookieNames {
+		g.cookies = append(g.cookies, cgiName(n))
+	}
+	if len(cfg.Hosts) > 0 {
+		g.hosts = map[string]bool{}
+		for _, h := range cfg.Hosts {
+			c, ok := CanonicalHost(h)
+			if !ok {
+				return nil, fmt.Errorf("host %q is not a host name", h)
+			}
+			g.hosts[c] = true
+		}
+	}
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:      g.rewrite,
 		Transport:    cfg.Transport,
@@ -133,83 +141,56 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, g.cfg.Prefix+"logout", http.StatusSeeOther)
 		return
 	}
-	clean, ok := NormalizePath(r.URL.EscapedPath())
-	if !ok {
-		g.cfg.Decision("malformed")
-		http.Error(w, "Bad request path.", http.StatusBadRequest)
-		return
+	g.serveApp(w, r)
+}
+
+// serveApp is the reverse-proxy mode: the original request is the one
+// otpgate received, and the app gets exactly its path and query.
+func (g *Gateway) serveApp(w http.ResponseWriter, r *http.Request) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
 	}
-	rule := g.cfg.Rules.Match(hostname(r.Host), clean)
-	switch rule.Policy {
-	case PolicyDeny:
-		g.cfg.Decision("deny_rule")
-		g.cfg.Log.Info("access denied by rule", "path", clean, "rule_line", rule.Line, "client", g.cfg.Trusted.ClientIP(r))
-		g.cfg.Forbidden(w, r, "This address is closed.", false)
-		return
-	case PolicyBypass:
-		g.cfg.Decision("bypass")
-		g.proxy.ServeHTTP(w, r)
-		return
-	}
-	sess, err := g.cfg.Sessions.Load(r)
-	// Sessions are issued only for complete sign-ins (a pending one, past
-	// the password only, is never a session); Factors says how many.
+	o, err := readOriginal(scheme, r.Host, r.URL.RequestURI())
 	if err != nil {
-		if err != auth.ErrNoSession {
-			// A cookie came but is forged or expired: drop it.
-			g.cfg.Log.Debug("session refused", "path", r.URL.Path, "err", err)
+		g.cfg.Decision("malformed")
+		g.cfg.Log.Info("request refused", "why", err.Error(), "client", g.cfg.Trusted.ClientIP(r))
+		http.Error(w, "Bad request: "+err.Error()+".", http.StatusBadRequest)
+		return
+	}
+	if g.hosts != nil && !g.hosts[o.Host] {
+		// Host rules are matched on the host the app is served for; a
+		// request naming another host is not for this app.
+		g.cfg.Decision("misdirected")
+		g.cfg.Log.Info("request for a host otpgate does not serve refused", "host", o.Host, "client", g.cfg.Trusted.ClientIP(r))
+		http.Error(w, "Misdirected request: this server does not serve "+quote(o.Host)+".", http.StatusMisdirectedRequest)
+		return
+	}
+	d := g.decide(w, r, &o)
+	g.record(r, &o, d)
+	switch d.outcome {
+	case outcomeDenyRule:
+		g.cfg.Forbidden(w, r, "This address is closed.", false)
+	case outcomeDenyGroup:
+		g.cfg.Forbidden(w, r, forbiddenGroupsMessage(d.session.User.Username, d.verdict), false)
+	case outcomeSignIn:
+		if _, err := r.Cookie(g.cfg.Sessions.CookieName()); err == nil {
+			// A cookie came but is forged, expired or signed out: drop it.
 			g.cfg.Sessions.Clear(w)
 		}
-		g.cfg.Decision("sign_in")
 		g.signIn(w, r)
-		return
+	case outcomeBypass:
+		g.proxy.ServeHTTP(w, r)
+	case outcomeAllow:
+		g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &d.session)))
 	}
-	if !inAnyGroup(sess.User.Groups, rule.Groups) {
-		g.forbidGroups(w, r, sess, rule, false)
-		return
-	}
-	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
-		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
-	}
-	g.cfg.Decision("allow")
-	g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &sess)))
-}
-
-func (g *Gateway) forbidGroups(w http.ResponseWriter, r *http.Request, sess auth.Session, rule Rule, onAppHost bool) {
-	g.cfg.Decision("deny_group")
-	g.cfg.Log.Info("access denied, not in a required group", "user", sess.User.Username, "groups", rule.Groups, "rule_line", rule.Line)
-	g.cfg.Forbidden(w, r, "You are signed in as "+sess.User.Username+", but this page is only for members of "+
-		strings.Join(rule.Groups, " or ")+". Ask an administrator if you need access.", onAppHost)
-}
-
-// inAnyGroup reports whether have includes one of want; no want is true.
-func inAnyGroup(have, want []string) bool {
-	if len(want) == 0 {
-		return true
-	}
-	for _, w := range want {
-		for _, h := range have {
-			if strings.EqualFold(h, w) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// hostname is host without a port, lower-cased.
-func hostname(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
 // signIn sends a browser to the sign-in page (303) and tells other clients
 // 401, since a redirect to an HTML form helps no API client.
 func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
 	loc := g.cfg.SignInURL(r.URL.RequestURI())
-	if WantsHTML(r) {
+	if wantsHTML(r) {
 		http.Redirect(w, r, loc, http.StatusSeeOther)
 		return
 	}
@@ -219,8 +200,8 @@ func (g *Gateway) signIn(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "Sign in first: %s\n", loc)
 }
 
-// WantsHTML reports whether r looks like a browser navigation.
-func WantsHTML(r *http.Request) bool {
+// wantsHTML reports whether r looks like a browser navigation.
+func wantsHTML(r *http.Request) bool {
 	if r.Header.Get("Sec-Fetch-Mode") == "navigate" {
 		return true
 	}
@@ -229,85 +210,35 @@ func WantsHTML(r *http.Request) bool {
 
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(g.cfg.Upstream)
-	// X-Forwarded-* from the client were already dropped by ReverseProxy
-	// (Rewrite mode); these are set from the connection itself, keeping
-	// the chain only when a trusted proxy sent it.
+	// Every header an app could read as identity or as the client's
+	// address, in any spelling, is dropped; otpgate sets its own below.
+	h := pr.Out.Header
+	for name := range h {
+		if g.stripper.strips(name) {
+			delete(h, name)
+		}
+	}
+	stripCookies(h, g.cookies)
+	// The forwarding chain is kept only when a trusted proxy sent it.
 	trusted := g.cfg.Trusted.Trusts(pr.In)
 	if trusted {
 		if xff := pr.In.Header["X-Forwarded-For"]; len(xff) > 0 {
-			pr.Out.Header["X-Forwarded-For"] = xff
+			h["X-Forwarded-For"] = xff
 		}
 	}
 	pr.SetXForwarded()
 	if trusted {
 		if proto := pr.In.Header.Get("X-Forwarded-Proto"); proto == "http" || proto == "https" {
-			pr.Out.Header.Set("X-Forwarded-Proto", proto)
+			h.Set("X-Forwarded-Proto", proto)
 		}
 	}
-	h := pr.Out.Header
-	for name := range h {
-		if identityHeaders[strings.ReplaceAll(strings.ToLower(name), "_", "-")] {
-			delete(h, name)
-		}
-	}
-	g.stripCookies(h)
 	if sess, ok := pr.In.Context().Value(identityKey{}).(*auth.Session); ok {
-		u := &sess.User
-		h[HeaderUser] = []string{u.Username}
-		h[HeaderAuthLevel] = []string{authLevels[min(max(sess.Factors, 1), 2)]}
-		if u.Name != "" {
-			h[HeaderName] = []string{u.Name}
-		}
-		if u.Email != "" {
-			h[HeaderEmail] = []string{u.Email}
-		}
-		if len(u.Groups) > 0 {
-			h[HeaderGroups] = []string{strings.Join(u.Groups, ",")}
-		}
-	}
-}
-
-// stripCookies keeps otpgate's own cookies from the app: it has no use for
-// them and should not be able to replay them.
-func (g *Gateway) stripCookies(h http.Header) {
-	values := h["Cookie"]
-	if len(values) == 0 {
-		return
-	}
-	found := false
-	for _, v := range values {
-		for _, name := range g.cookies {
-			if strings.Contains(v, name) {
-				found = true
+		g.cfg.Identity.each(sess, func(name, value string) {
+			if value != "" {
+				h[name] = []string{value}
 			}
-		}
+		})
 	}
-	if !found {
-		return
-	}
-	var kept []string
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if !g.isOwnCookie(name) && strings.TrimSpace(part) != "" {
-				kept = append(kept, strings.TrimSpace(part))
-			}
-		}
-	}
-	if len(kept) == 0 {
-		delete(h, "Cookie")
-		return
-	}
-	h["Cookie"] = []string{strings.Join(kept, "; ")}
-}
-
-func (g *Gateway) isOwnCookie(name string) bool {
-	for _, n := range g.cookies {
-		if name == n {
-			return true
-		}
-	}
-	return false
 }
 
 // upstreamError answers 502 or 504 when the app cannot be reached, with a

@@ -243,8 +243,8 @@ func TestWantsHTML(t *testing.T) {
 		{http.Header{}, false},
 	}
 	for _, tt := range tests {
-		if got := WantsHTML(&http.Request{Header: tt.header}); got != tt.want {
-			t.Errorf("WantsHTML(%v) = %v, want %v", tt.header, got, tt.want)
+		if got := wantsHTML(&http.Request{Header: tt.header}); got != tt.want {
+			t.Errorf("wantsHTML(%v) = %v, want %v", tt.header, got, tt.want)
 		}
 	}
 }

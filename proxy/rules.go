@@ -3,9 +3,8 @@ package proxy
 import (
 	"bufio"
 	"fmt"
-	"net/url"
-	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // Policy is what an access rule asks of a request.
@@ -38,6 +37,11 @@ type Rule struct {
 	Policy Policy
 	Groups []string // with two_factor: the user must be in one of them
 	Line   int
+
+	index   int      // 1-based place in Rules; 0 for the default rule
+	segs    []string // Path's segments, without a final "/**"
+	prefix  bool     // Path ends in "/**"
+	anyPath bool     // Path is "/**"
 }
 
 // Rules are matched in order; the first match wins. No match means
@@ -79,6 +83,7 @@ func ParseRules(text string) (Rules, error) {
 				return nil, err
 			}
 			if r != nil {
+				r.index = len(rules) + 1
 				rules = append(rules, *r)
 			}
 		}
@@ -117,9 +122,13 @@ func parseRule(text string, lineNo, offset int) (*Rule, error) {
 	if h := r.Host; h != "*" && (strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) || strings.ContainsAny(h, "/:")) {
 		return nil, bad(fields[0], "host %q: want *, a host name or *.domain", fields[0].s)
 	}
-	if !strings.HasPrefix(r.Path, "/") || strings.Contains(strings.TrimSuffix(r.Path, "/**"), "**") || strings.ContainsAny(r.Path, "?#%\\") {
-		return nil, bad(fields[1], "path %q: want a path starting with /, with * for one segment and /** only at the end", fields[1].s)
+	if !validRulePath(r.Path) {
+		return nil, bad(fields[1], "path %q: want a path starting with /, with * for one segment and /** only at the end, "+
+			"and no . or .. segment, empty segment, or any of ; ? # %% \\", fields[1].s)
 	}
+	base, prefix := strings.CutSuffix(r.Path, "/**")
+	r.prefix, r.anyPath = prefix, prefix && base == ""
+	r.segs = strings.Split(strings.Trim(base, "/"), "/")
 	switch fields[2].s {
 	case "two_factor":
 		r.Policy = PolicyTwoFactor
@@ -148,16 +157,134 @@ func parseRule(text string, lineNo, offset int) (*Rule, error) {
 	return r, nil
 }
 
-// Match returns the first rule for host and the normalised path, or the
-// default rule.
-func (rs Rules) Match(host, cleanPath string) Rule {
-	host = strings.ToLower(host)
-	for _, r := range rs {
-		if matchHost(r.Host, host) && matchPath(r.Path, cleanPath) {
-			return r
+// Verdict is what the rules ask of a request: the strictest rule any
+// reading of its path selects, and every group requirement among the
+// rules its readings select, each of which the user must meet.
+type Verdict struct {
+	Rule Rule
+	// Also holds further two_factor rules with groups that other readings
+	// selected; empty in the usual case of a plain path.
+	Also []Rule
+}
+
+// Policy is the verdict's policy: deny if any reading is denied, bypass
+// only if every reading is bypassed, otherwise two_factor.
+func (v Verdict) Policy() Policy { return v.Rule.Policy }
+
+// Admits reports whether a user in groups meets every group requirement.
+func (v Verdict) Admits(groups []string) bool {
+	if !inAnyGroup(groups, v.Rule.Groups) {
+		return false
+	}
+	for _, r := range v.Also {
+		if !inAnyGroup(groups, r.Groups) {
+			return false
 		}
 	}
-	return Rule{Host: "*", Path: "/**", Policy: PolicyTwoFactor}
+	return true
+}
+
+// Groups lists the group requirements, for messages: one group of each
+// list is needed.
+func (v Verdict) Groups() [][]string {
+	var out [][]string
+	for _, r := range append([]Rule{v.Rule}, v.Also...) {
+		if len(r.Groups) > 0 {
+			out = append(out, r.Groups)
+		}
+	}
+	return out
+}
+
+// strictness orders policies: bypass < two_factor < deny.
+func strictness(p Policy) int {
+	switch p {
+	case PolicyBypass:
+		return 0
+	case PolicyDeny:
+		return 2
+	}
+	return 1
+}
+
+// and combines the verdict with the rule another reading selects.
+func (v Verdict) and(r Rule) Verdict {
+	if r.index == v.Rule.index {
+		return v
+	}
+	a, b := strictness(r.Policy), strictness(v.Rule.Policy)
+	switch {
+	case a > b && r.Policy == PolicyDeny:
+		return Verdict{Rule: r}
+	case a > b:
+		// two_factor over bypass: nothing of the bypass stays.
+		return Verdict{Rule: r}
+	case a == b && r.Policy == PolicyTwoFactor && len(r.Groups) > 0:
+		if len(v.Rule.Groups) == 0 {
+			// The rule with groups leads, so messages name its groups.
+			return Verdict{Rule: r, Also: v.Also}
+		}
+		for _, x := range v.Also {
+			if x.index == r.index {
+				return v
+			}
+		}
+		return Verdict{Rule: v.Rule, Also: append(v.Also[:len(v.Also):len(v.Also)], r)}
+	}
+	return v
+}
+
+// defaultRule applies where no rule matches.
+var defaultRule = Rule{Host: "*", Path: "/**", Policy: PolicyTwoFactor, anyPath: true}
+
+// Decide judges a request for host (canonical, see CanonicalHost) and
+// path by every reading of the path and, with ignoreCase, by every
+// reading in any letter case too: the verdict is the strictest.
+func (rs Rules) Decide(host string, p Path, ignoreCase bool) Verdict {
+	v := Verdict{Rule: rs.match(host, p.first, false)}
+	if ignoreCase && (rs.caseMatters() || !isLowerASCII(p.first)) {
+		v = v.and(rs.match(host, p.first, true))
+	}
+	for _, reading := range p.more {
+		v = v.and(rs.match(host, reading, false))
+		if ignoreCase {
+			v = v.and(rs.match(host, reading, true))
+		}
+	}
+	return v
+}
+
+// Match returns the first rule for host and one path reading, or the
+// default rule.
+func (rs Rules) Match(host, path string) Rule { return rs.match(strings.ToLower(host), path, false) }
+
+func (rs Rules) match(host, path string, fold bool) Rule {
+	for i := range rs {
+		if matchHost(rs[i].Host, host) && rs[i].matchPath(path, fold) {
+			return rs[i]
+		}
+	}
+	return defaultRule
+}
+
+// caseMatters reports whether some rule's path has a letter other than
+// lower-case ASCII, so that folding could change a lower-case path's match.
+func (rs Rules) caseMatters() bool {
+	for i := range rs {
+		if !isLowerASCII(rs[i].Path) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; ('A' <= c && c <= 'Z') || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 func matchHost(pattern, host string) bool {
@@ -170,91 +297,61 @@ func matchHost(pattern, host string) bool {
 	return pattern == host
 }
 
-func matchPath(pattern, p string) bool {
-	if base, ok := strings.CutSuffix(pattern, "/**"); ok {
-		if base == "" {
-			return true
-		}
-		if p == base {
-			return true
-		}
-		return matchSegments(base, p, true)
-	}
-	return matchSegments(pattern, p, false)
-}
-
-// matchSegments matches pattern's segments against p's; with prefix, p may
-// have more segments after them.
-func matchSegments(pattern, p string, prefix bool) bool {
-	ps := strings.Split(strings.Trim(pattern, "/"), "/")
-	xs := strings.Split(strings.Trim(p, "/"), "/")
-	if len(xs) < len(ps) || (!prefix && len(xs) != len(ps)) {
-		return false
-	}
-	for i, seg := range ps {
-		if seg != "*" && seg != xs[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// NormalizePath returns the path a request really reaches: percent-escapes
-// decoded (repeatedly, since some apps decode twice), backslashes read as
-// slashes, and "." and ".." resolved. ok is false for a path that cannot
-// be decoded or keeps decoding: such a request is refused.
-func NormalizePath(escaped string) (clean string, ok bool) {
-	if isPlainPath(escaped) {
-		return escaped, true // the common case, without allocating
-	}
-	return normalizeSlow(escaped)
-}
-
-func normalizeSlow(escaped string) (clean string, ok bool) {
-	p := escaped
-	for range 4 {
-		dec, err := url.PathUnescape(p)
-		if err != nil {
-			return "", false
-		}
-		if dec == p {
-			p = strings.ReplaceAll(p, "\\", "/")
-			if strings.ContainsRune(p, 0) {
-				return "", false
-			}
-			c := path.Clean("/" + p)
-			return c, true
-		}
-		p = dec
-	}
-	return "", false
-}
-
-// isPlainPath reports whether p is already normal: rooted, and without
-// escapes, backslashes, empty, "." or ".." segments, or a trailing slash.
-func isPlainPath(p string) bool {
-	if p == "/" {
+// matchPath matches one path reading segment by segment, without
+// allocating: "*" is any one segment, a final "/**" the rest.
+func (r *Rule) matchPath(p string, fold bool) bool {
+	if r.anyPath {
 		return true
 	}
-	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
-		return false
-	}
-	segStart := 1
-	for i := 1; i <= len(p); i++ {
-		if i < len(p) {
-			switch p[i] {
-			case '%', '\\', 0:
-				return false
-			case '/':
-			default:
-				continue
-			}
-		}
-		seg := p[segStart:i]
-		if seg == "" || seg == "." || seg == ".." {
+	p = strings.Trim(p, "/")
+	i := 0 // start of the next segment; len(p)+1 once p is used up
+	for _, want := range r.segs {
+		if i > len(p) {
 			return false
 		}
-		segStart = i + 1
+		var seg string
+		if j := strings.IndexByte(p[i:], '/'); j >= 0 {
+			seg, i = p[i:i+j], i+j+1
+		} else {
+			seg, i = p[i:], len(p)+1
+		}
+		if want != "*" && seg != want && !(fold && strings.EqualFold(seg, want)) {
+			return false
+		}
+	}
+	return r.prefix || i > len(p)
+}
+
+// validRulePath reports whether a rule's path names the place it seems
+// to: requests with dot segments, escapes or ';' are refused or judged by
+// every reading, so a rule written with them would never match as meant.
+func validRulePath(p string) bool {
+	base := strings.TrimSuffix(p, "/**")
+	if !strings.HasPrefix(p, "/") || strings.Contains(base, "**") || strings.ContainsAny(p, "?#%\\;") {
+		return false
+	}
+	if base == "" || base == "/" {
+		return true
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(base[1:], "/"), "/") {
+		if seg == "" || isDotSegment(seg) {
+			return false
+		}
 	}
 	return true
+}
+
+// inAnyGroup reports whether have includes one of want; no want is true.
+func inAnyGroup(have, want []string) bool {
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		for _, h := range have {
+			if strings.EqualFold(h, w) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -8,10 +8,6 @@ import (
 	"strings"
 )
 
-// DefaultTrustedProxies are loopback and the private ranges, where
-// reverse proxies and ingress controllers usually run.
-var DefaultTrustedProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
-
 // TrustedProxies are the addresses whose forwarding headers are believed.
 // From anyone else, X-Forwarded-* and X-Original-* are ignored.
 type TrustedProxies struct{ nets []netip.Prefix }

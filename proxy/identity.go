@@ -1,0 +1,189 @@
+package proxy
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/otpgate/otpgate/auth"
+)
+
+// IdentityHeaders names the request headers that carry the signed-in
+// user's identity to the app. Each may name several headers (an app that
+// reads X-Forwarded-User and one that reads Remote-User behind one
+// otpgate), or none (the value is not sent).
+type IdentityHeaders struct {
+	User      []string // the username as the directory writes it
+	Name      []string // the display name
+	Email     []string
+	Groups    []string // group names, joined with ","
+	AuthLevel []string // "2" after password and code, "1" after the password alone
+}
+
+// DefaultIdentityHeaders are the Remote-* headers.
+func DefaultIdentityHeaders() IdentityHeaders {
+	return IdentityHeaders{User: []string{"Remote-User"}, Name: []string{"Remote-Name"}, Email: []string{"Remote-Email"},
+		Groups: []string{"Remote-Groups"}, AuthLevel: []string{"Remote-Auth-Level"}}
+}
+
+// authLevels avoids formatting a number on every request.
+var authLevels = [...]string{"0", "1", "2"}
+
+// each calls f with every header name and the session's value for it;
+// with no session, every value is "".
+func (ih *IdentityHeaders) each(sess *auth.Session, f func(name, value string)) {
+	var user, name, email, groups, level string
+	if sess != nil {
+		u := &sess.User
+		user, name, email = u.Username, u.Name, u.Email
+		if len(u.Groups) > 0 {
+			groups = strings.Join(u.Groups, ",")
+		}
+		level = authLevels[min(max(sess.Factors, 1), 2)]
+	}
+	for _, set := range [...]struct {
+		names []string
+		value string
+	}{{ih.User, user}, {ih.Name, name}, {ih.Email, email}, {ih.Groups, groups}, {ih.AuthLevel, level}} {
+		for _, n := range set.names {
+			f(n, set.value)
+		}
+	}
+}
+
+// Apps behind a CGI-style interface (CGI, WSGI, PHP, Rack, and servers that
+// pass headers on as variables) read a header by a name made of its upper-
+// cased letters and digits with every other character an underscore:
+// Remote-User, Remote_User, Remote.User and remote~user are all
+// HTTP_REMOTE_USER. So a header is stripped by that name, in any spelling.
+
+// identityPrefixes are the families of headers that apps (and other
+// gateways' conventions) read as identity or as the client's address, in
+// their CGI form. otpgate removes every client header in them before
+// setting its own.
+var identityPrefixes = []string{
+	"REMOTE_",          // Remote-User, Remote-Groups, ...
+	"X_REMOTE_",        // X-Remote-User
+	"X_FORWARDED_",     // X-Forwarded-User, -Email, -Groups, -Preferred-Username; -For, -Host, -Proto are set anew
+	"X_AUTH_REQUEST_",  // X-Auth-Request-User, -Email, -Groups, ...
+	"X_WEBAUTH_",       // X-WEBAUTH-USER (Grafana, Gitea)
+	"X_AUTHENTICATED_", // X-Authenticated-User
+}
+
+// addressHeaders carry the client's address, which apps believe.
+var addressHeaders = []string{"FORWARDED", "X_REAL_IP", "X_CLIENT_IP", "TRUE_CLIENT_IP"}
+
+// headerStripper decides which client headers never reach the app.
+type headerStripper struct {
+	exact    []string // CGI forms
+	prefixes []string // CGI forms
+	first    [256]bool
+}
+
+func newHeaderStripper(ih IdentityHeaders) *headerStripper {
+	s := &headerStripper{prefixes: identityPrefixes, exact: append([]string(nil), addressHeaders...)}
+	ih.each(nil, func(name, _ string) { s.exact = append(s.exact, cgiName(name)) })
+	for _, n := range append(append([]string(nil), s.exact...), s.prefixes...) {
+		s.first[n[0]] = true
+		s.first[n[0]|0x20] = true
+	}
+	return s
+}
+
+// strips reports whether a header of this name is removed.
+func (s *headerStripper) strips(name string) bool {
+	if name == "" || !s.first[name[0]] {
+		return false // most headers, at the cost of one look-up
+	}
+	for _, e := range s.exact {
+		if len(e) == len(name) && cgiHasPrefix(name, e) {
+			return true
+		}
+	}
+	for _, p := range s.prefixes {
+		if cgiHasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// cgiName is a header's name as a CGI-style app reads it.
+func cgiName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		b[i] = cgiByte(c)
+	}
+	return string(b)
+}
+
+// cgiHasPrefix reports whether name, read as a CGI-style app does, starts
+// with prefix (in CGI form), without allocating.
+func cgiHasPrefix(name, prefix string) bool {
+	if len(name) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if cgiByte(name[i]) != prefix[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func cgiByte(c byte) byte {
+	switch {
+	case 'a' <= c && c <= 'z':
+		return c - 'a' + 'A'
+	case ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9'):
+		return c
+	}
+	return '_'
+}
+
+// stripCookies removes otpgate's own cookies, however they are spelled,
+// from the Cookie header: the app has no use for them and must not be able
+// to replay them. A cookie counts as otpgate's when its name, with spaces
+// trimmed, reads as one of otpgate's the way a CGI-style app reads names;
+// own holds otpgate's cookie names in that form (cgiName).
+func stripCookies(h http.Header, own []string) {
+	values := h["Cookie"]
+	if len(values) == 0 {
+		return
+	}
+	var kept []string
+	changed := false
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ";") {
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if part == "" || isOwnCookie(strings.TrimSpace(name), own) {
+				changed = true
+				continue
+			}
+			kept = append(kept, part)
+		}
+	}
+	switch {
+	case !changed && len(values) == 1:
+	case len(kept) == 0:
+		delete(h, "Cookie")
+	default:
+		h["Cookie"] = []string{strings.Join(kept, "; ")}
+	}
+}
+
+func isOwnCookie(name string, own []string) bool {
+	for _, n := range own {
+		if len(n) == len(name) && cgiHasPrefix(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// setIdentity writes every identity header of a forward-auth answer,
+// empty where there is nothing to say (or no session), so that each
+// replaces one the client forged in proxies that copy them.
+func (g *Gateway) setIdentity(h http.Header, sess *auth.Session) {
+	g.cfg.Identity.each(sess, func(name, value string) { h[http.CanonicalHeaderKey(name)] = []string{value} })
+}
