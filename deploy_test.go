@@ -253,6 +253,7 @@ type ingressSpec struct {
 // the file provider alike.
 type forwardAuthConfig struct {
 	Address                  string   `yaml:"address"`
+	MaxResponseBodySize      *int64   `yaml:"maxResponseBodySize"`
 	TrustForwardHeader       *bool    `yaml:"trustForwardHeader"`
 	AuthResponseHeaders      []string `yaml:"authResponseHeaders"`
 	AddAuthCookiesToResponse []string `yaml:"addAuthCookiesToResponse"`
@@ -282,6 +283,9 @@ type ingressRouteSpec struct {
 type traefikStatic struct {
 	EntryPoints map[string]struct {
 		Address string `yaml:"address"`
+		HTTP    struct {
+			AliasHeadersStrategy string `yaml:"aliasHeadersStrategy"`
+		} `yaml:"http"`
 	} `yaml:"entryPoints"`
 	Providers struct {
 		File *struct {
@@ -888,6 +892,13 @@ func TestDeployOtpgateContainer(t *testing.T) {
 				t.Errorf("%s: selector.matchLabels: got %v, want labels of the pod template %v", w, sel, w.podLabels)
 			}
 		}},
+		{"names its proxies", func(t *testing.T, w *workload) {
+			// The default trusts loopback alone: behind an ingress controller
+			// every client would share its address in logs and limits.
+			if v, ok := w.env["OTPGATE_TRUSTED_PROXIES"]; !ok || v == "" {
+				t.Errorf("%s: OTPGATE_TRUSTED_PROXIES: got none, want the ingress controller's addresses", w)
+			}
+		}},
 		{"forward-auth mode has a portal URL", func(t *testing.T, w *workload) {
 			if w.env["OTPGATE_UPSTREAM_URL"] != "" {
 				return // a reverse proxy; PUBLIC_URL is optional
@@ -1058,6 +1069,10 @@ func TestDeployIngressNginx(t *testing.T) {
 				ok        bool
 			}{
 				{"auth-url path", u.Path, w.prefix + authRequestPath, u.Path == w.prefix+authRequestPath},
+				// ingress-nginx builds X-Original-URL from the client's Host
+				// header, so the auth-url pins the host it routes by.
+				{"auth-url ?host=", u.Query().Get("host"), "the Ingress's one host " + fmt.Sprint(ingressHosts(spec)),
+					len(ingressHosts(spec)) == 1 && u.Query().Get("host") == ingressHosts(spec)[0]},
 				{"auth-url port reaches", strconv.Itoa(cp), fmt.Sprintf("otpgate's listen port %d", w.listenPort), cp == w.listenPort},
 			}
 			pub := strings.TrimSuffix(w.env["OTPGATE_PUBLIC_URL"], "/")
@@ -1086,6 +1101,23 @@ func TestDeployIngressNginx(t *testing.T) {
 	}
 }
 
+// excludesAuthz reports whether a Traefik rule keeps otpgate's authz
+// endpoints, which only the proxy may ask, off a public route.
+func excludesAuthz(rule, prefix string) bool {
+	return strings.Contains(rule, "!PathPrefix(`"+prefix+"authz/`)")
+}
+
+// ingressHosts lists the hosts an Ingress routes by.
+func ingressHosts(spec ingressSpec) []string {
+	var hosts []string
+	for _, r := range spec.Rules {
+		if !slices.Contains(hosts, r.Host) {
+			hosts = append(hosts, r.Host)
+		}
+	}
+	return hosts
+}
+
 // Annotations is a nil-safe accessor.
 func (o k8sObject) Annotations() map[string]string {
 	if o.Metadata.Annotations == nil {
@@ -1110,6 +1142,7 @@ func TestDeployTraefik(t *testing.T) {
 			{"address", fa.Address, "an http(s) URL ending in " + prefix + forwardAuthPath,
 				err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") && u.Path == prefix+forwardAuthPath},
 			{"trustForwardHeader", show(fa.TrustForwardHeader), "false or unset (Traefik sets X-Forwarded-* itself)", !boolIs(fa.TrustForwardHeader, true)},
+			{"maxResponseBodySize", show(fa.MaxResponseBodySize), "a limit (otpgate's answers are small)", fa.MaxResponseBodySize != nil && *fa.MaxResponseBodySize > 0},
 			{"authResponseHeaders", fmt.Sprint(fa.AuthResponseHeaders), "all of " + strings.Join(identityHeaders, ","), len(missingHeaders(fa.AuthResponseHeaders)) == 0},
 			{"addAuthCookiesToResponse", fmt.Sprint(fa.AddAuthCookiesToResponse), "[" + cookie + "] or unset (session renewal)",
 				len(fa.AddAuthCookiesToResponse) == 0 || slices.Equal(fa.AddAuthCookiesToResponse, []string{cookie})},
@@ -1181,6 +1214,8 @@ func TestDeployTraefik(t *testing.T) {
 					t.Errorf("%s: service %s port: got container port %d, want otpgate's listen port %d", d, s.Name, cp, w.listenPort)
 				case len(r.Middlewares) > 0:
 					t.Errorf("%s: route %q to otpgate itself: got middlewares %v, want none (the portal must be reachable signed out)", d, r.Match, r.Middlewares)
+				case !excludesAuthz(r.Match, w.prefix):
+					t.Errorf("%s: route %q to otpgate itself: got %s routed publicly, want it excluded with !PathPrefix", d, r.Match, w.prefix+"authz/")
 				}
 			}
 		}
@@ -1236,6 +1271,16 @@ func TestDeployTraefik(t *testing.T) {
 				t.Errorf("%s: router %s: middleware %q: got none such, want one", dynamicDoc, name, m)
 			}
 			protected = protected || mw.ForwardAuth != nil
+		}
+		if len(r.Middlewares) == 0 && strings.Contains(r.Rule, defaultPrefix) && !excludesAuthz(r.Rule, defaultPrefix) {
+			t.Errorf("%s: router %s: rule %q routes %s publicly, want it excluded with !PathPrefix", dynamicDoc, name, r.Rule, defaultPrefix+"authz/")
+		}
+		if protects := slices.ContainsFunc(r.Middlewares, func(m string) bool { return dynamic.HTTP.Middlewares[m].ForwardAuth != nil }); protects {
+			for _, ep := range r.EntryPoints {
+				if got := static.EntryPoints[ep].HTTP.AliasHeadersStrategy; got != "delete" {
+					t.Errorf("%s: entry point %s (router %s): http.aliasHeadersStrategy: got %q, want delete (apps read Remote.User as Remote-User)", staticDoc, ep, name, got)
+				}
+			}
 		}
 		if _, ok := dynamic.HTTP.Services[r.Service]; !ok {
 			t.Errorf("%s: router %s: service %q: got none such, want one", dynamicDoc, name, r.Service)

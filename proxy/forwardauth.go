@@ -21,6 +21,9 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := readOriginal(strings.ToLower(proto), host, uri)
+	if err == nil {
+		err = g.checkAsked(r, &o)
+	}
 	if err != nil {
 		g.malformed(w, r, err.Error())
 		return
@@ -50,11 +53,32 @@ func (g *Gateway) authRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o, err := readOriginal(strings.ToLower(scheme), rest[:slash], rest[slash:])
+	if err == nil {
+		err = g.checkAsked(r, &o)
+	}
 	if err != nil {
 		g.malformed(w, r, err.Error())
 		return
 	}
 	g.answerForwardAuth(w, r, &o, true)
+}
+
+// checkAsked refuses what no forward-auth question may carry, whatever
+// its proxy: identity headers of the client's own (a proxy may pass on a
+// spelling it does not replace, and an app may read it as the one otpgate
+// sent), and an original host other than the one the endpoint's URL pins
+// with ?host= (the proxy's configuration, which no client can change).
+func (g *Gateway) checkAsked(r *http.Request, o *Original) error {
+	if name := g.forged.firstIn(r.Header); name != "" {
+		return malformedf("the client sent an identity header of its own (" + quote(name) + ")")
+	}
+	if pin := r.URL.Query()["host"]; len(pin) > 0 {
+		host, ok := CanonicalHost(pin[0])
+		if len(pin) != 1 || !ok || host != o.Host {
+			return malformedf("original host " + quote(o.Host) + " is not the host the proxy pinned (" + quote(strings.Join(pin, ",")) + ")")
+		}
+	}
+	return nil
 }
 
 // onlyValue is the value of a header sent exactly once.

@@ -72,6 +72,10 @@ var identityPrefixes = []string{
 // addressHeaders carry the client's address, which apps believe.
 var addressHeaders = []string{"FORWARDED", "X_REAL_IP", "X_CLIENT_IP", "TRUE_CLIENT_IP"}
 
+// forwardedIdentity are the X-Forwarded-* headers that carry identity;
+// the rest of that family (-For, -Host, -Proto, ...) is the proxies' own.
+var forwardedIdentity = []string{"X_FORWARDED_USER", "X_FORWARDED_EMAIL", "X_FORWARDED_GROUPS", "X_FORWARDED_PREFERRED_USERNAME"}
+
 // headerStripper decides which client headers never reach the app.
 type headerStripper struct {
 	exact    []string // CGI forms
@@ -79,14 +83,47 @@ type headerStripper struct {
 	first    [256]bool
 }
 
+// newHeaderStripper matches every identity or address header, for the
+// request otpgate itself sends to the app.
 func newHeaderStripper(ih IdentityHeaders) *headerStripper {
-	s := &headerStripper{prefixes: identityPrefixes, exact: append([]string(nil), addressHeaders...)}
-	ih.each(nil, func(name, _ string) { s.exact = append(s.exact, cgiName(name)) })
-	for _, n := range append(append([]string(nil), s.exact...), s.prefixes...) {
+	return newMatcher(identityPrefixes, append(configuredNames(ih), addressHeaders...))
+}
+
+// newIdentityMatcher matches the identity headers alone, leaving the
+// forwarding headers a proxy sends with a forward-auth question.
+func newIdentityMatcher(ih IdentityHeaders) *headerStripper {
+	var prefixes []string
+	for _, p := range identityPrefixes {
+		if p != "X_FORWARDED_" {
+			prefixes = append(prefixes, p)
+		}
+	}
+	return newMatcher(prefixes, append(configuredNames(ih), forwardedIdentity...))
+}
+
+func configuredNames(ih IdentityHeaders) []string {
+	var out []string
+	ih.each(nil, func(name, _ string) { out = append(out, cgiName(name)) })
+	return out
+}
+
+func newMatcher(prefixes, exact []string) *headerStripper {
+	s := &headerStripper{prefixes: prefixes, exact: exact}
+	for _, n := range append(append([]string(nil), exact...), prefixes...) {
 		s.first[n[0]] = true
 		s.first[n[0]|0x20] = true
 	}
 	return s
+}
+
+// firstIn returns the name of the first header of h it matches, or "".
+func (s *headerStripper) firstIn(h http.Header) string {
+	for name := range h {
+		if s.strips(name) {
+			return name
+		}
+	}
+	return ""
 }
 
 // strips reports whether a header of this name is removed.

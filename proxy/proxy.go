@@ -62,7 +62,8 @@ type Gateway struct {
 	cfg      Config
 	proxy    *httputil.ReverseProxy
 	cookies  []string // otpgate's cookie names (cgiName), kept from the upstream
-	stripper *headerStripper
+	stripper *headerStripper // reverse-proxy mode: what the app never gets from the client
+	forged   *headerStripper // forward-auth: identity headers no client may send
 	hosts    map[string]bool
 }
 
@@ -87,7 +88,7 @@ func New(cfg Config, cookieNames ...string) (*Gateway, error) {
 	if cfg.Identity.User == nil && cfg.Identity.Name == nil && cfg.Identity.Email == nil && cfg.Identity.Groups == nil && cfg.Identity.AuthLevel == nil {
 		cfg.Identity = DefaultIdentityHeaders()
 	}
-	g := &Gateway{cfg: cfg, stripper: newHeaderStripper(cfg.Identity)}
+	g := &Gateway{cfg: cfg, stripper: newHeaderStripper(cfg.Identity), forged: newIdentityMatcher(cfg.Identity)}
 	for _, n := range cookieNames {
 		g.cookies = append(g.cookies, cgiName(n))
 	}
