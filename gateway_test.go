@@ -229,6 +229,15 @@ type browser struct {
 	t      *testing.T
 	e      *env
 	client *http.Client
+	host   string // the Host it names, when not the gateway's address
+}
+
+// browserAt is a browser that names host (host:port) in every request,
+// as one that reached the gateway by that name.
+func (e *env) browserAt(host string) *browser {
+	b := e.browser()
+	b.host = host
+	return b
 }
 
 func (e *env) browser() *browser { return e.browserFrom("") }
@@ -272,7 +281,12 @@ func (b *browser) do(method, path string, form url.Values, header ...string) res
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	req.Host = b.host
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1] // the client names another host
+			continue
+		}
 		req.Header.Add(header[i], header[i+1])
 	}
 	resp, err := b.client.Do(req)

@@ -61,7 +61,7 @@ type Config struct {
 type Gateway struct {
 	cfg      Config
 	proxy    *httputil.ReverseProxy
-	cookies  []string // otpgate's cookie names (cgiName), kept from the upstream
+	cookies  []string        // otpgate's cookie names (cgiName), kept from the upstream
 	stripper *headerStripper // reverse-proxy mode: what the app never gets from the client
 	forged   *headerStripper // forward-auth: identity headers no client may send
 	hosts    map[string]bool
