@@ -265,9 +265,10 @@ func TestPasswordSpraying(t *testing.T) {
 	for a := 2; a <= addresses; a++ {
 		more = append(more, wrongFrom(fmt.Sprintf("127.0.6.%d", a))...)
 	}
-	judged, _, _ = spray(more)
-	if want := 5 * len(names); judged != want {
-		t.Fatalf("after %d tries from %d addresses: %d passwords checked, want %d (5 per identity)", 70*addresses, addresses, judged, want)
+	judged, locked, limited := spray(more)
+	if want := 5 * len(names); judged != want || limited != 0 || locked < len(more)-(judged-50) {
+		t.Fatalf("after %d tries from %d addresses: %d passwords checked in all, %d locked, %d limited; want %d checked (5 per identity), every other try locked",
+			70*addresses, addresses, judged, locked, limited, want)
 	}
 	// The right passwords now, under every spelling, from a fresh address:
 	// every account is locked, and no SMS goes out.
@@ -277,7 +278,7 @@ func TestPasswordSpraying(t *testing.T) {
 			right = append(right, attempt{"127.0.7.1", s, n + "-secret"})
 		}
 	}
-	_, locked, limited := spray(right)
+	_, locked, limited = spray(right)
 	if locked != len(right) || limited != 0 {
 		t.Fatalf("right passwords: %d locked, %d limited, want all %d locked", locked, limited, len(right))
 	}
