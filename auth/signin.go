@@ -237,7 +237,11 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 	switch {
 	case admitErr != nil:
 		g.cancel(ctx)
-		log.Info("sign-in: refused, user locked out", "cause", admitErr)
+		if errors.Is(admitErr, ErrLocked) {
+			log.Info("sign-in: refused, user locked out")
+		} else {
+			log.Error("sign-in: count password attempt", "err", admitErr)
+		}
 		// As long as an unknown name or a wrong password takes.
 		f.floor.wait(ctx, start)
 		return Result{}, admitErr
