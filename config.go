@@ -122,6 +122,8 @@ type Config struct {
 	LockoutWindow      time.Duration `split_words:"true" default:"15m" desc:"failures count within this window"`
 	LockoutDuration    time.Duration `split_words:"true" default:"15m" desc:"how long a locked user stays locked"`
 
+	LockoutMaxFailuresPerIP int `split_words:"true" default:"50" desc:"wrong passwords from one client address within LOCKOUT_WINDOW, after which it may try none until the oldest leaves the window (0: no limit)"`
+
 	SmsLimitPerNumber   int      `split_words:"true" default:"10" desc:"codes per destination number, and per user, an hour (0: no limit)"`
 	SmsLimitPerIP       int      `split_words:"true" default:"20" desc:"codes per client address an hour (0: no limit)"`
 	SmsLimitGlobal      int      `split_words:"true" default:"1000" desc:"codes in all an hour (0: no limit)"`
@@ -384,6 +386,12 @@ func (c *Config) check() []error {
 	}
 	if c.LockoutMaxFailures > 0 && (c.LockoutWindow <= 0 || c.LockoutDuration <= 0) {
 		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) and LOCKOUT_DURATION (%v) must be positive when lockout is on", c.LockoutWindow, c.LockoutDuration))
+	}
+	if c.LockoutMaxFailuresPerIP < 0 {
+		p = append(p, problem("LOCKOUT_MAX_FAILURES_PER_IP", "must not be negative (0 turns the limit off)"))
+	}
+	if c.LockoutMaxFailuresPerIP > 0 && c.LockoutMaxFailures == 0 && c.LockoutWindow <= 0 {
+		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) must be positive when LOCKOUT_MAX_FAILURES_PER_IP is on", c.LockoutWindow))
 	}
 	for name, v := range map[string]int{"SMS_LIMIT_PER_NUMBER": c.SmsLimitPerNumber, "SMS_LIMIT_PER_IP": c.SmsLimitPerIP, "SMS_LIMIT_GLOBAL": c.SmsLimitGlobal} {
 		if v < 0 {

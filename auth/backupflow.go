@@ -173,6 +173,6 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 	// A number typed at capture is not saved: only a code sent to it
 	// proves it is the user's.
 	a.log.Info("sign-in: backup code ok", "backup_codes_left", len(hashes)-1)
-	f.succeeded(ctx, a.p.User.Username)
+	f.succeeded(ctx, a.p.User)
 	return taken, nil
 }

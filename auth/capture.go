@@ -91,7 +91,7 @@ func (f *Flow) CaptureMobile(ctx context.Context, id, typed, client string) (Pen
 		return Pending{}, ErrSignInExpired
 	}
 	log := f.log.With("user", p.User.Username, "client", client)
-	if err := f.locked(ctx, p.User.Username); err != nil {
+	if err := f.userLocked(ctx, p.User); err != nil {
 		return Pending{}, err
 	}
 	m, err := ParseMobile(typed, f.cfg.DefaultRegion)

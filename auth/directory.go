@@ -23,10 +23,15 @@ type User struct {
 
 // Directory checks a username and password and returns the user's attributes.
 type Directory interface {
-	// Authenticate returns ErrInvalidCredentials for every kind of wrong
+	// AuthenticateWith finds the user that username names and checks their
+	// password. Between the two it calls admit (when not nil) with the user
+	// found: if admit returns an error, the password is not checked and that
+	// error is returned as it is. This lets a lockout keyed on the user's
+	// identity hold before any bind, whatever spelling of the name found
+	// them. It returns ErrInvalidCredentials for every kind of wrong
 	// username or password, so callers cannot tell them apart, and an error
 	// wrapping ErrDirectoryUnavailable when the directory cannot be asked.
-	Authenticate(ctx context.Context, username, password string) (User, error)
+	AuthenticateWith(ctx context.Context, username, password string, admit func(User) error) (User, error)
 	// Ping checks that the directory answers, for readiness probes.
 	Ping(ctx context.Context) error
 }

@@ -228,6 +228,12 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 // Authenticate finds the user with the service account, then checks the
 // password by binding as the user's entry.
 func (d *LDAP) Authenticate(ctx context.Context, username, password string) (User, error) {
+	return d.AuthenticateWith(ctx, username, password, nil)
+}
+
+// AuthenticateWith is Authenticate that calls admit with the user found
+// before binding as them (see Directory).
+func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, admit func(User) error) (User, error) {
 	// Before any I/O: a simple bind with an empty password is an
 	// "unauthenticated bind" that many servers answer with success.
 	if err := checkCredentialShape(username, password); err != nil {
@@ -294,6 +300,11 @@ func (d *LDAP) Authenticate(ctx context.Context, username, password string) (Use
 	slices.Sort(user.Groups)
 	user.Groups = slices.Compact(user.Groups)
 
+	if admit != nil {
+		if err := admit(user); err != nil {
+			return User{}, err
+		}
+	}
 	if err := d.bindUser(ctx, conn, entry.DN, password); err != nil {
 		return User{}, err
 	}

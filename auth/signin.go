@@ -56,7 +56,7 @@ type FlowConfig struct {
 // Observer hears the outcome of sign-in steps. Results are short fixed
 // words, fit for metric labels.
 type Observer interface {
-	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, locked, no_mobile, limited, not_sent, directory_error, error
+	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, locked, address_limited, no_mobile, limited, not_sent, directory_error, error
 	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, locked, not_saved, error
 }
 
@@ -79,6 +79,8 @@ func beginResult(res Result, err error) string {
 		return "password_failed"
 	case errors.As(err, &locked):
 		return "locked"
+	case errors.Is(err, ErrAddressLimited):
+		return "address_limited"
 	case errors.Is(err, ErrNoMobile):
 		return "no_mobile"
 	case errors.As(err, &limited):
@@ -213,31 +215,57 @@ func (f *Flow) Begin(ctx context.Context, username, password, client, redirect s
 func (f *Flow) begin(ctx context.Context, username, password, client, redirect string) (Result, error) {
 	start := time.Now()
 	log := f.log.With("user", username, "client", client)
-	if err := f.locked(ctx, username); err != nil {
+	g, err := f.startGuess(ctx, username, client)
+	switch {
+	case errors.Is(err, ErrAddressLimited):
+		log.Warn("sign-in: refused, too many wrong passwords from this address")
+		return Result{}, err
+	case errors.Is(err, ErrLocked):
 		log.Info("sign-in: refused, user locked out")
 		return Result{}, err
+	case err != nil:
+		log.Error("sign-in: count password attempt", "err", err)
+		return Result{}, err
 	}
-	user, err := f.dir.Authenticate(ctx, username, password)
+	// Checked once the directory has found the user, before any bind: a
+	// lock by identity holds whatever spelling of the name found them.
+	var admitErr error
+	user, err := f.dir.AuthenticateWith(ctx, username, password, func(u User) error {
+		admitErr = g.admit(ctx, identitySubject(u))
+		return admitErr
+	})
 	switch {
+	case admitErr != nil:
+		g.cancel(ctx)
+		if errors.Is(admitErr, ErrLocked) {
+			log.Info("sign-in: refused, user locked out")
+		} else {
+			log.Error("sign-in: count password attempt", "err", admitErr)
+		}
+		// As long as an unknown name or a wrong password takes.
+		f.floor.wait(ctx, start)
+		return Result{}, admitErr
 	case errors.Is(err, ErrInvalidCredentials):
 		log.Info("sign-in: password failed", "cause", err)
-		lockErr := f.failed(ctx, username)
+		lockErr := g.failed(ctx)
 		f.floor.wait(ctx, start)
 		if lockErr != nil {
 			return Result{}, lockErr
 		}
 		return Result{}, ErrInvalidCredentials
 	case err != nil:
+		g.cancel(ctx)
 		log.Error("sign-in: directory error", "err", err)
 		return Result{}, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
 	}
+	g.cancel(ctx) // a right password is no failure
 	f.floor.succeeded(time.Since(start))
 	log = f.log.With("user", user.Username, "client", client)
 	log.Info("sign-in: password ok")
 
 	if need, why := f.cfg.Policy.needsCode(user); !need {
 		log.Info("sign-in: signed in with one factor", "reason", why)
-		f.succeeded(ctx, username)
+		f.succeeded(ctx, user)
 		return Result{SignedIn: true, User: user, Factors: 1}, nil
 	}
 	mobile, err := ParseMobile(user.Mobile, f.cfg.DefaultRegion)
@@ -247,7 +275,7 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		}
 		if f.cfg.Policy.maySkipMissingMobile(user) {
 			log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
-			f.succeeded(ctx, username)
+			f.succeeded(ctx, user)
 			return Result{SignedIn: true, User: user, Factors: 1}, nil
 		}
 		log.Warn("sign-in: refused, no usable mobile number", "cause", err)
@@ -277,7 +305,7 @@ func (f *Flow) Resend(ctx context.Context, id, client string) (Pending, error) {
 		return Pending{}, err
 	}
 	log := f.log.With("user", p.User.Username, "client", client)
-	if err := f.locked(ctx, p.User.Username); err != nil {
+	if err := f.userLocked(ctx, p.User); err != nil {
 		return Pending{}, err
 	}
 	mobile, err := ParseMobile(p.User.Mobile, "")
@@ -306,8 +334,10 @@ func (f *Flow) CanResend(p Pending) bool { return f.cfg.Resend && p.Sends < f.cf
 
 // sendCode makes a new code for p, stores p with its hash and sends the
 // code, within the cooldown, the per-sign-in cap and every SMS limit. A
-// send that fails still counts: failures cost nothing, but hammering a
-// broken gateway should not be free either.
+// send that fails at every provider is refunded from the SMS limits, which
+// count delivered messages (an outage must not leave users "too many codes
+// sent"), but it still counts for the sign-in's cooldown and cap: hammering
+// a broken gateway should not be free.
 func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, log *slog.Logger) error {
 	if f.cfg.ResendCooldown > 0 {
 		c, err := f.store.Incr(ctx, cooldownKey(p.ID), f.cfg.ResendCooldown)
@@ -327,7 +357,8 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 		log.Warn("sign-in: code not sent, limit reached", "limit", "per-sign-in", "sends", n-1)
 		return &LimitError{Limit: "per-sign-in"}
 	}
-	if err := f.allowSMS(ctx, p.User.Username, p.User.Mobile, region, client); err != nil {
+	charge, err := f.allowSMS(ctx, p.User.Username, p.User.Mobile, region, client)
+	if err != nil {
 		var le *LimitError
 		if errors.As(err, &le) {
 			log.Warn("sign-in: code not sent, limit reached", "limit", le.Limit, "to", p.MaskedMobile(f.cfg.MaskVisible))
@@ -336,12 +367,14 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 	}
 	code, err := f.codes.New()
 	if err != nil {
+		f.refund(ctx, charge)
 		return err
 	}
 	p.CodeHash = f.codes.Hash(p.ID, code)
 	p.SentAt = f.now().Unix()
 	p.Sends = int(n)
 	if err := f.putPending(ctx, *p); err != nil {
+		f.refund(ctx, charge)
 		log.Error("sign-in: store pending sign-in", "err", err)
 		return fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
@@ -349,6 +382,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 	defer cancel()
 	sendStart := time.Now()
 	if err := f.sender.Send(sendCtx, p.User.Mobile, f.message(code)); err != nil {
+		f.refund(ctx, charge) // an error means not sent (sms.Sender)
 		if p.Sends == 1 {
 			// An unsent first code must not leave a sign-in waiting for it.
 			_ = f.store.Delete(context.WithoutCancel(ctx), pendingKey(p.ID))
@@ -440,7 +474,7 @@ func (f *Flow) verify(ctx context.Context, id, code, client string, captureKey [
 			return Pending{}, err
 		}
 	}
-	f.succeeded(ctx, a.p.User.Username)
+	f.succeeded(ctx, a.p.User)
 	return taken, nil
 }
 
@@ -465,7 +499,7 @@ func (f *Flow) startAttempt(ctx context.Context, id, client, what string) (attem
 		return attempt{}, err
 	}
 	a := attempt{id: id, p: p, max: f.cfg.MaxAttempts, log: f.log.With("user", p.User.Username, "client", client)}
-	if err := f.locked(ctx, p.User.Username); err != nil {
+	if err := f.userLocked(ctx, p.User); err != nil {
 		f.abandon(ctx, id)
 		return attempt{}, err
 	}
@@ -492,7 +526,7 @@ func (f *Flow) releaseAttempt(ctx context.Context, a attempt) {
 // sign-in ends when no tries are left. It returns the error to give the
 // user: *LockedError, ErrTooManyAttempts or *WrongCodeError.
 func (f *Flow) refuseAttempt(ctx context.Context, a attempt, what string) error {
-	if lockErr := f.failed(ctx, a.p.User.Username); lockErr != nil {
+	if lockErr := f.failed(ctx, a.p.User); lockErr != nil {
 		f.abandon(ctx, a.id)
 		return lockErr
 	}

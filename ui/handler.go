@@ -326,11 +326,17 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) flowError(err error, rd string) error {
 	var locked *auth.LockedError
 	var limited *auth.LimitError
+	var addressLimited *auth.AddressLimitedError
 	switch {
 	case errors.As(err, &locked):
 		return &pageError{status: http.StatusTooManyRequests, title: "Account locked",
 			message: []string{"There were too many wrong passwords or codes for this account, so it is locked until " +
 				clock(locked.Until) + ".", "Please try again after that. If it was not you, tell your IT support."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+	case errors.As(err, &addressLimited):
+		return &pageError{status: http.StatusTooManyRequests, title: "Too many wrong passwords",
+			message: []string{"There were too many wrong passwords from your network address, so sign-in from it is paused until " +
+				clock(addressLimited.Until) + ".", "Please try again after that. If this keeps happening, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.As(err, &limited) && limited.Limit == "cooldown":
 		return &pageError{status: http.StatusTooManyRequests, title: "Please wait a moment",
