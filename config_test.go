@@ -3,13 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/otpgate/otpgate/proxy"
 )
 
 // setEnv sets OTPGATE_ variables for one test and returns the environment
@@ -245,5 +250,58 @@ func TestShortCodesWarnAtStartUp(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "OTPGATE_OTP_LENGTH below 6") {
 		t.Fatalf("no warning for 4-digit codes in:\n%s", logs.String())
+	}
+}
+
+// By default only loopback is a trusted proxy: a client anywhere on the
+// intranet cannot choose the address otpgate logs and limits by.
+func TestDefaultTrustsLoopbackOnly(t *testing.T) {
+	c, err := loadConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := proxy.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for remote, want := range map[string]bool{
+		"127.0.0.1:1234": true, "127.9.9.9:1234": true, "[::1]:1234": true,
+		"10.1.2.3:1234": false, "172.16.0.9:1234": false, "192.168.1.20:1234": false, "[fd00::1]:1234": false, "203.0.113.7:1234": false,
+	} {
+		r := &http.Request{RemoteAddr: remote, Header: http.Header{"X-Forwarded-For": {"198.51.100.9"}}}
+		if got := trusted.Trusts(r); got != want {
+			t.Errorf("default OTPGATE_TRUSTED_PROXIES trusts %s: %v, want %v", remote, got, want)
+		}
+		if wantIP := map[bool]string{true: "198.51.100.9", false: r.RemoteAddr[:strings.LastIndex(r.RemoteAddr, ":")]}[want]; strings.Trim(trusted.ClientIP(r), "[]") != strings.Trim(wantIP, "[]") {
+			t.Errorf("client address from %s with X-Forwarded-For 198.51.100.9: %s, want %s", remote, trusted.ClientIP(r), wantIP)
+		}
+	}
+}
+
+func TestIdentityAndHostSettingsAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(*Config)
+		want string
+	}{
+		{func(c *Config) { c.IdentityHeaderUser = []string{"Remote_User"} }, "OTPGATE_IDENTITY_HEADER_USER: \"Remote_User\""},
+		{func(c *Config) { c.IdentityHeaderUser = []string{"X.User"} }, "OTPGATE_IDENTITY_HEADER_USER: \"X.User\""},
+		{func(c *Config) { c.IdentityHeaderUser = nil }, "OTPGATE_IDENTITY_HEADER_USER: must name at least one header"},
+		{func(c *Config) { c.IdentityHeaderEmail = []string{"Cookie"} }, "OTPGATE_IDENTITY_HEADER_EMAIL: \"Cookie\" is a header"},
+		{func(c *Config) { c.IdentityHeaderName = []string{"remote-user"} }, "OTPGATE_IDENTITY_HEADER_NAME: \"remote-user\" is also named in OTPGATE_IDENTITY_HEADER_USER"},
+		{func(c *Config) { c.Hosts = []string{"app.example.com:443"} }, "OTPGATE_HOSTS: \"app.example.com:443\" is not a host name"},
+		{func(c *Config) { c.Hosts = []string{"app.example.com,x"} }, "OTPGATE_HOSTS"},
+		{func(c *Config) { c.UpstreamURL, c.AccessRules = "http://127.0.0.1:3000", "app.example.com /x deny" }, "OTPGATE_HOSTS: required in reverse-proxy mode because ACCESS_RULES line 1 names host \"app.example.com\""},
+		{func(c *Config) { c.AccessRules = "* /a/../b deny" }, "OTPGATE_ACCESS_RULES: line 1, column 3"},
+		{func(c *Config) { c.AccessRules = "* /a//b deny" }, "OTPGATE_ACCESS_RULES: line 1, column 3"},
+	} {
+		c, err := loadConfig(setEnv(t, validEnv()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.edit(&c)
+		_, err = assemble(c, discardLogger(), io.Discard, time.Now)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want an error containing %q", err, tc.want)
+		}
 	}
 }

@@ -214,10 +214,8 @@ func (v Verdict) and(r Rule) Verdict {
 	}
 	a, b := strictness(r.Policy), strictness(v.Rule.Policy)
 	switch {
-	case a > b && r.Policy == PolicyDeny:
-		return Verdict{Rule: r}
 	case a > b:
-		// two_factor over bypass: nothing of the bypass stays.
+		// A deny outweighs every group requirement, and two_factor a bypass.
 		return Verdict{Rule: r}
 	case a == b && r.Policy == PolicyTwoFactor && len(r.Groups) > 0:
 		if len(v.Rule.Groups) == 0 {
