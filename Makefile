@@ -51,7 +51,8 @@ bench:
 fuzz:
 	$(GO) test ./ui -run='^$$' -fuzz=FuzzSafeRedirect -fuzztime=30s
 	$(GO) test ./sms -run='^$$' -fuzz=FuzzRenderPayload -fuzztime=30s
-	$(GO) test ./proxy -run='^$$' -fuzz=FuzzNormalizePath -fuzztime=30s
+	$(GO) test ./proxy -run='^$$' -fuzz=FuzzReadPath -fuzztime=30s
+	$(GO) test ./proxy -run='^$$' -fuzz=FuzzDifferential -fuzztime=30s
 
 demo:
 	$(GO) run . demo

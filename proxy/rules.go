@@ -313,12 +313,30 @@ func (r *Rule) matchPath(p string, fold bool) bool {
 		} else {
 			seg, i = p[i:], len(p)+1
 		}
-		if want != "*" && seg != want && !(fold && strings.EqualFold(seg, want)) {
+		if want != "*" && seg != want && !(fold && equalFold(seg, want)) {
 			return false
 		}
 	}
 	return r.prefix || i > len(p)
 }
+
+// equalFold reports whether two segments are equal as case-insensitive
+// servers compare them: under Unicode case folding (strings.EqualFold),
+// and with the dotless "ı" and dotted "İ" taken for "i", as Java's
+// equalsIgnoreCase and Python's re.IGNORECASE take them, though folding
+// does not. No other characters' simple upper or lower cases meet
+// outside folding.
+func equalFold(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	if !strings.ContainsAny(a, "ıİ") && !strings.ContainsAny(b, "ıİ") {
+		return false
+	}
+	return strings.EqualFold(turkishI.Replace(a), turkishI.Replace(b))
+}
+
+var turkishI = strings.NewReplacer("ı", "i", "İ", "i")
 
 // validRulePath reports whether a rule's path names the place it seems
 // to: requests with dot segments, escapes or ';' are refused or judged by
