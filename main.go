@@ -337,6 +337,8 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 
 // newProvider builds one SMS provider by name.
 func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
+	// The sms package makes its own copy of this client that never follows
+	// redirects (a 3xx is a failed send), whatever is set here.
 	client := &http.Client{Timeout: cfg.SmsTimeout}
 	switch name {
 	case "console":
