@@ -15,7 +15,12 @@ import (
 
 // Errors of the sign-in flow. Each maps to one message a user can act on.
 var (
-	ErrNoMobile        = errors.New("user has no usable mobile number")
+	ErrNoMobile = errors.New("user has no usable mobile number")
+	// ErrMobileRefused wraps ErrNoMobile: the directory holds a number,
+	// but codes are not sent to it (a landline, a refused range or
+	// country). Such a user is never offered capture, which would let the
+	// password alone replace the number.
+	ErrMobileRefused   = fmt.Errorf("%w: the directory's number cannot receive codes", ErrNoMobile)
 	ErrCodeNotSent     = errors.New("code could not be sent")
 	ErrWrongCode       = errors.New("wrong code")
 	ErrTooManyAttempts = errors.New("too many wrong codes")
@@ -38,6 +43,7 @@ type FlowConfig struct {
 	FailureFloor   time.Duration // least time a failed password check takes
 	SendTimeout    time.Duration // bound on one SMS send
 	DefaultRegion  string        // region for directory numbers without a country code
+	NumberTypes    NumberTypes   // kinds of number codes go to; zero: DefaultNumberTypes
 	Policy         Policy
 	Lockout        Lockout
 	Limits         Limits
@@ -240,18 +246,9 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		f.succeeded(ctx, username)
 		return Result{SignedIn: true, User: user, Factors: 1}, nil
 	}
-	mobile, err := ParseMobile(user.Mobile, f.cfg.DefaultRegion)
+	mobile, err := f.directoryMobile(user)
 	if err != nil {
-		if f.cfg.CaptureMobile {
-			return f.beginCapture(ctx, user, password, redirect, log)
-		}
-		if f.cfg.Policy.maySkipMissingMobile(user) {
-			log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
-			f.succeeded(ctx, username)
-			return Result{SignedIn: true, User: user, Factors: 1}, nil
-		}
-		log.Warn("sign-in: refused, no usable mobile number", "cause", err)
-		return Result{}, ErrNoMobile
+		return f.noUsableMobile(ctx, user, username, password, redirect, err, log)
 	}
 	user.Mobile = mobile.E164
 
@@ -280,7 +277,7 @@ func (f *Flow) Resend(ctx context.Context, id, client string) (Pending, error) {
 	if err := f.locked(ctx, p.User.Username); err != nil {
 		return Pending{}, err
 	}
-	mobile, err := ParseMobile(p.User.Mobile, "")
+	mobile, err := f.cfg.NumberTypes.ParseMobile(p.User.Mobile, "")
 	if err != nil {
 		return Pending{}, fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
