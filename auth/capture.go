@@ -12,6 +12,12 @@ import (
 	"github.com/otpgate/otpgate/sms"
 )
 
+// ErrMobileRefused wraps ErrNoMobile: the directory holds a number, but
+// codes are not sent to it (a landline, a refused kind or range). Such a
+// user is never offered capture, which would let the password alone
+// replace the number.
+var ErrMobileRefused = fmt.Errorf("%w: the directory's number cannot receive codes", ErrNoMobile)
+
 // ErrMobileNotSaved: the code was right but the directory did not take the
 // captured number; no session is issued and nothing was written.
 var ErrMobileNotSaved = errors.New("mobile number not saved")

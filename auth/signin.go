@@ -15,12 +15,7 @@ import (
 
 // Errors of the sign-in flow. Each maps to one message a user can act on.
 var (
-	ErrNoMobile = errors.New("user has no usable mobile number")
-	// ErrMobileRefused wraps ErrNoMobile: the directory holds a number,
-	// but codes are not sent to it (a landline, a refused range or
-	// country). Such a user is never offered capture, which would let the
-	// password alone replace the number.
-	ErrMobileRefused   = fmt.Errorf("%w: the directory's number cannot receive codes", ErrNoMobile)
+	ErrNoMobile        = errors.New("user has no usable mobile number")
 	ErrCodeNotSent     = errors.New("code could not be sent")
 	ErrWrongCode       = errors.New("wrong code")
 	ErrTooManyAttempts = errors.New("too many wrong codes")
