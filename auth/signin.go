@@ -58,7 +58,7 @@ type FlowConfig struct {
 // words, fit for metric labels.
 type Observer interface {
 	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, locked, no_mobile, limited, not_sent, directory_error, error
-	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, locked, not_saved, error
+	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, just_used, locked, not_saved, error
 }
 
 type noObserver struct{}
@@ -103,6 +103,8 @@ func checkResult(err error) string {
 		return "too_many_attempts"
 	case errors.Is(err, ErrSignInExpired):
 		return "expired"
+	case errors.Is(err, ErrBackupCodeJustUsed):
+		return "just_used"
 	case errors.As(err, &locked):
 		return "locked"
 	case errors.Is(err, ErrMobileNotSaved):
