@@ -269,6 +269,9 @@ func TestCaptureRefusalWording(t *testing.T) {
 	if msgs := e.sms.sent(); len(msgs) != 0 {
 		t.Fatalf("SMS sent: %+v, want none", msgs)
 	}
+	if got := directoryMobile(t, e, slapdtest.Bob); got != "" {
+		t.Fatalf("directory mobile = %q, want none", got)
+	}
 }
 
 // Kinds of number are a setting: the +1 500 555 range (personal numbers,

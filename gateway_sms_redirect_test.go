@@ -65,6 +65,9 @@ func TestSMSRedirectIsNotFollowed(t *testing.T) {
 			if msgs := e.sms.sent(); len(msgs) != 0 {
 				t.Errorf("SMS sent: %+v, want none", msgs)
 			}
+			if got := directoryMobile(t, e, alice); got != alice.Mobile {
+				t.Errorf("directory mobile = %q, want it unchanged (%q)", got, alice.Mobile)
+			}
 			logs := e.logs.String()
 			for _, want := range []string{"sign-in: code not sent", "redirects are never followed", target.URL + "/accepted"} {
 				if !strings.Contains(logs, want) {
