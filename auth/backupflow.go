@@ -136,8 +136,7 @@ func backupUsedKey(id string) string { return "backupused:" + id }
 const (
 	// backupLockTTL bounds how long one backup-code check holds its
 	// sign-in (two directory requests and the bcrypt comparisons take far
-	// less), so that a crashed holder cannot block it for longer, and how
-	// long others wait for it.
+	// less), so that a lost holder cannot block it for longer.
 	backupLockTTL = 30 * time.Second
 	// backupLockPoll is how often a waiting check asks again.
 	backupLockPoll = 20 * time.Millisecond
@@ -179,6 +178,9 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 	defer unlock()
 	a, err := f.startAttempt(ctx, id, client, "backup code")
 	if errors.Is(err, ErrSignInExpired) {
+		// Nothing is left to guard: the waiting checks compare with the
+		// used code side by side.
+		unlock()
 		return Pending{}, f.justUsed(ctx, id, code, client)
 	}
 	if err != nil {
@@ -229,23 +231,23 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 }
 
 // lockBackupCheck waits until this request alone checks backup codes for
-// the sign-in id, and returns the function that lets the next one in. The
-// lock is a store counter, so it holds across replicas sharing a store:
-// whoever takes it from nothing holds it. Waiting ends with ctx, or after
-// backupLockTTL, when a lost holder's lock has expired anyway.
+// the sign-in id, and returns the function that lets the next one in (it
+// may be called more than once). The lock is a store counter, so it holds
+// across replicas sharing a store: whoever takes it from nothing holds it.
+// Waiting ends with ctx; a holder that is lost (a replica that died) holds
+// it for backupLockTTL at most, and one that takes longer than that (a
+// directory far slower than its timeouts) lets the next check in beside
+// it, which the directory's once-only removal still makes safe.
 func (f *Flow) lockBackupCheck(ctx context.Context, id string) (func(), error) {
 	key := backupLockKey(id)
-	start := time.Now()
 	for {
 		n, err := f.store.Incr(ctx, key, backupLockTTL)
 		if err != nil {
 			return nil, fmt.Errorf("lock backup code check: %w", err)
 		}
 		if n == 1 {
-			return func() { _ = f.store.Delete(context.WithoutCancel(ctx), key) }, nil
-		}
-		if time.Since(start) > backupLockTTL {
-			return nil, fmt.Errorf("lock backup code check: still busy after %v", backupLockTTL)
+			var once sync.Once
+			return func() { once.Do(func() { _ = f.store.Delete(context.WithoutCancel(ctx), key) }) }, nil
 		}
 		select {
 		case <-ctx.Done():
