@@ -18,6 +18,7 @@ import (
 
 	"github.com/kelseyhightower/envconfig"
 
+	"github.com/otpgate/otpgate/auth"
 	"github.com/otpgate/otpgate/proxy"
 )
 
@@ -127,7 +128,8 @@ type Config struct {
 	SmsLimitPerNumber   int      `split_words:"true" default:"10" desc:"codes per destination number, and per user, an hour (0: no limit)"`
 	SmsLimitPerIP       int      `split_words:"true" default:"20" desc:"codes per client address an hour (0: no limit)"`
 	SmsLimitGlobal      int      `split_words:"true" default:"1000" desc:"codes in all an hour (0: no limit)"`
-	SmsAllowedCountries []string `split_words:"true" desc:"comma-separated ISO countries codes may be sent to, e.g. US,CA,GB (empty: any)"`
+	SmsAllowedCountries []string `split_words:"true" desc:"comma-separated ISO countries codes may be sent to, e.g. US,CA,GB, plus ranges of no country by calling code, e.g. +881 (empty: any country, no such range; with CAPTURE_MOBILE: DEFAULT_REGION)"`
+	SmsNumberTypes      []string `split_words:"true" default:"mobile,fixed_line_or_mobile" desc:"kinds of number codes are sent to: mobile, fixed_line_or_mobile, fixed_line, voip, personal_number, pager"`
 
 	CookieSecret     string        `split_words:"true" desc:"comma-separated base64 secrets of 32+ bytes; the first signs, all verify (required; or COOKIE_SECRET_FILE)"`
 	CookieSecretFile string        `split_words:"true" desc:"file holding COOKIE_SECRET"`
@@ -399,9 +401,16 @@ func (c *Config) check() []error {
 		}
 	}
 	for _, cc := range c.SmsAllowedCountries {
-		if !regionPattern.MatchString(strings.TrimSpace(cc)) {
-			p = append(p, problem("SMS_ALLOWED_COUNTRIES", "%q is not an ISO 3166 country code like US or GB", cc))
+		if msg := auth.CheckAllowedCountry(strings.TrimSpace(cc)); msg != "" {
+			p = append(p, problem("SMS_ALLOWED_COUNTRIES", "%s", msg))
 		}
+	}
+	if _, err := auth.ParseNumberTypes(c.SmsNumberTypes); err != nil {
+		p = append(p, problem("SMS_NUMBER_TYPES", "%v", err))
+	}
+	if c.CaptureMobile && len(trimAll(c.SmsAllowedCountries)) == 0 && c.DefaultRegion == "" {
+		p = append(p, problem("CAPTURE_MOBILE", "true needs %s_SMS_ALLOWED_COUNTRIES (the countries a typed number may be in, e.g. GB,IE) "+
+			"or %s_DEFAULT_REGION (then that country alone): otherwise one password could have codes sent to any costly destination", envPrefix, envPrefix))
 	}
 	if c.DefaultRegion != "" && !regionPattern.MatchString(c.DefaultRegion) {
 		p = append(p, problem("DEFAULT_REGION", "%q is not an ISO 3166 country code like US or GB", c.DefaultRegion))
@@ -537,6 +546,17 @@ func (c *Config) accessRules() (proxy.Rules, error) {
 		return nil, problem(name, "%v", err)
 	}
 	return rules, nil
+}
+
+// allowedCountries is where codes may go: SMS_ALLOWED_COUNTRIES, or with
+// capture on and no list, DEFAULT_REGION alone, because a typed number
+// must never be free to be anywhere (check refuses capture with neither).
+func (c *Config) allowedCountries() []string {
+	list := trimAll(c.SmsAllowedCountries)
+	if len(list) == 0 && c.CaptureMobile && c.DefaultRegion != "" {
+		list = []string{c.DefaultRegion}
+	}
+	return list
 }
 
 // publicHost is the host of PUBLIC_URL, or "".

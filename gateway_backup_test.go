@@ -5,12 +5,14 @@ package main
 // the SMS code.
 
 import (
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -255,5 +257,74 @@ func TestBackupCodeWithoutSignIn(t *testing.T) {
 		if r.status != http.StatusGone || !strings.Contains(r.body, "Sign-in expired") {
 			t.Errorf("got %d, want 410 Sign-in expired:\n%s", r.status, r.body)
 		}
+	}
+}
+
+// Parallel submissions of one right backup code (a double click, a client
+// retrying, or many at once): exactly one signs in, the others are told the
+// code was just used, only that code is spent, and nothing counts as a
+// wrong try, so the user is not locked out (5 failures lock by default).
+func TestBackupCodeParallelSubmissions(t *testing.T) {
+	for _, parallel := range []int{2, 4, 10} {
+		t.Run(fmt.Sprint(parallel), func(t *testing.T) {
+			e := startBackupEnv(t)
+			alice := slapdtest.Alice
+			maker := e.browser()
+			maker.signIn(alice, "/")
+			_, codes := maker.generateBackupCodes()
+			if len(codes) != 10 {
+				t.Fatalf("generated %d codes, want 10", len(codes))
+			}
+
+			b := e.browser()
+			if r := b.password(alice.Username, alice.Password, "/report"); r.location != "/otpgate/code" {
+				t.Fatalf("password step: %d to %q", r.status, r.location)
+			}
+			tok := b.csrf("/otpgate/backup")
+			responses := make([]response, parallel)
+			var wg sync.WaitGroup
+			for i := range parallel {
+				wg.Go(func() {
+					responses[i] = b.do("POST", "/otpgate/backup", url.Values{"csrf": {tok}, "backup_code": {codes[3]}})
+				})
+			}
+			wg.Wait()
+			var signedIn, justUsed int
+			for _, r := range responses {
+				switch {
+				case r.status == http.StatusSeeOther && r.location == "/report":
+					signedIn++
+				case r.status == http.StatusConflict && strings.Contains(r.body, "This backup code was just used") &&
+					strings.Contains(r.body, `href="/otpgate/signin?rd=%2Freport"`):
+					justUsed++
+				default:
+					t.Errorf("got %d to %q, want 303 to /report or 409 just used:\n%s", r.status, r.location, r.body)
+				}
+			}
+			if signedIn != 1 || justUsed != parallel-1 {
+				t.Fatalf("%d signed in and %d told just used, want 1 and %d", signedIn, justUsed, parallel-1)
+			}
+			if got := headerValues(b.appSaw("/report"), "Remote-User"); !slices.Equal(got, []string{"alice"}) {
+				t.Errorf("Remote-User %q, want [alice]", got)
+			}
+			if n := len(backupHashes(t, e, alice)); n != 9 {
+				t.Errorf("directory holds %d hashes, want 9: exactly one code spent", n)
+			}
+			// Nothing counted as wrong: 4 wrong passwords leave alice one
+			// short of the lockout (5), so her next sign-in gets its code;
+			// three SMS in all, the maker's, the backup sign-in's and that.
+			for i := range 4 {
+				if r := e.browser().password(alice.Username, "wrong", "/"); r.status != http.StatusUnauthorized {
+					t.Fatalf("wrong password %d: %d, want 401 (not locked):\n%s", i+1, r.status, r.body)
+				}
+			}
+			next := e.browser()
+			if r := next.password(alice.Username, alice.Password, "/"); r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+				t.Fatalf("next sign-in: %d to %q, want 303 to /otpgate/code:\n%s", r.status, r.location, r.body)
+			}
+			if msgs := e.sms.sent(); len(msgs) != 3 {
+				t.Fatalf("%d SMS sent, want 3", len(msgs))
+			}
+		})
 	}
 }

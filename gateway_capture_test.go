@@ -1,8 +1,10 @@
 package main
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -111,4 +113,202 @@ func TestChangedDirectoryNumberIsHonoured(t *testing.T) {
 	}
 	e.browser().password(slapdtest.Alice.Username, slapdtest.Alice.Password, "/")
 	e.sms.lastCode("+15550100042")
+}
+
+// setDirectoryMobile sets u's mobile attribute as an administrator would.
+func setDirectoryMobile(t *testing.T, e *env, u slapdtest.User, value string) {
+	t.Helper()
+	mod := ldap.NewModifyRequest(u.DN, nil)
+	mod.Replace("mobile", []string{value})
+	if err := e.dir.Conn(t).Modify(mod); err != nil {
+		t.Fatalf("set %s's mobile: %v", u.Username, err)
+	}
+}
+
+// directoryMobile reads u's mobile attribute as the directory holds it.
+func directoryMobile(t *testing.T, e *env, u slapdtest.User) string {
+	t.Helper()
+	res, err := e.dir.Conn(t).Search(ldap.NewSearchRequest(u.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 5, false,
+		"(objectClass=*)", []string{"mobile"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read %s: %v", u.Username, err)
+	}
+	return res.Entries[0].GetAttributeValue("mobile")
+}
+
+// A user whose directory number exists but cannot take codes is not
+// offered capture, which would let the password alone replace the number:
+// the page says to ask an administrator, no SMS is sent, and the directory
+// keeps the number. The ACL lets otpgate write the number, so only the
+// flow stands in the way.
+func TestCaptureNotOfferedForRefusedNumber(t *testing.T) {
+	tests := []struct {
+		name      string
+		number    string
+		wantTitle string
+	}{
+		{"UK landline", "+44 20 7946 0018", "Your mobile number cannot be used"},
+		{"UK toll-free", "0800 123 4567", "Your mobile number cannot be used"},
+		{"wrong length", "+44 7700 90012", "Your mobile number cannot be used"},
+		{"US personal range", "+1 500 555 0006", "Your mobile number cannot be used"},
+		{"satellite, a range of no country", "+881 6 12345678", "Codes cannot be sent to this number"},
+		{"a country not allowed", "+998 90 123 4567", "Codes cannot be sent to this number"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithServiceMobileWrite()}, func(c *Config) {
+				c.CaptureMobile, c.DefaultRegion = true, "GB"
+				c.OtpMandatory = true
+			})
+			bob := slapdtest.Bob
+			setDirectoryMobile(t, e, bob, tt.number)
+			b := e.browser()
+			r := b.password(bob.Username, bob.Password, "/")
+			if r.status != http.StatusForbidden || !strings.Contains(r.body, tt.wantTitle) || !strings.Contains(r.body, "Ask an administrator") {
+				t.Fatalf("password step: %d to %q, want 403 %q telling to ask an administrator:\n%s", r.status, r.location, tt.wantTitle, r.body)
+			}
+			if r := b.get("/otpgate/mobile"); r.status == http.StatusOK {
+				t.Fatalf("the capture page is open after a refused number:\n%s", r.body)
+			}
+			if r := b.enterMobile("07700 900456"); r.status == http.StatusSeeOther {
+				t.Fatalf("a typed number was taken: %d to %q", r.status, r.location)
+			}
+			if msgs := e.sms.sent(); len(msgs) != 0 {
+				t.Fatalf("SMS sent: %+v, want none", msgs)
+			}
+			if got := directoryMobile(t, e, bob); got != tt.number {
+				t.Fatalf("directory mobile = %q, want it unchanged (%q)", got, tt.number)
+			}
+		})
+	}
+}
+
+// Capture sends codes only where the operator allows: with no country list,
+// DEFAULT_REGION alone; ranges of no country (satellite) only when named.
+// A refused number costs no send, and no cooldown: the next number typed
+// goes at once.
+func TestCaptureOnlyToAllowedCountries(t *testing.T) {
+	tests := []struct {
+		name      string
+		countries []string
+		typed     string
+		wantSent  string // "" : refused
+	}{
+		{"satellite +881, default list", nil, "+881 6 12345678", ""},
+		{"Inmarsat +870, default list", nil, "+870 773111632", ""},
+		{"Uzbekistan, default list", nil, "+998 90 123 4567", ""},
+		{"Côte d'Ivoire, default list", nil, "+225 01 23 45 6789", ""},
+		{"Nigeria, default list", nil, "+234 802 123 4567", ""},
+		{"the default region", nil, "07700 900456", "+447700900456"},
+		{"Nigeria, listed", []string{"GB", "NG"}, "+234 802 123 4567", "+2348021234567"},
+		{"satellite, a country list without it", []string{"GB", "NG"}, "+881 6 12345678", ""},
+		{"satellite, named", []string{"GB", "+881"}, "+881 6 12345678", "+881612345678"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithServiceMobileWrite()}, func(c *Config) {
+				c.CaptureMobile, c.DefaultRegion, c.SmsAllowedCountries = true, "GB", tt.countries
+			})
+			bob := slapdtest.Bob
+			b := e.browser()
+			if r := b.password(bob.Username, bob.Password, "/"); r.location != "/otpgate/mobile" {
+				t.Fatalf("password step: %d to %q, want the capture page", r.status, r.location)
+			}
+			r := b.enterMobile(tt.typed)
+			if tt.wantSent != "" {
+				if r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+					t.Fatalf("typed %q: %d to %q, want 303 to /otpgate/code:\n%s", tt.typed, r.status, r.location, r.body)
+				}
+				if msgs := e.sms.sent(); len(msgs) != 1 || msgs[0].To != tt.wantSent {
+					t.Fatalf("SMS sent: %+v, want one to %s", msgs, tt.wantSent)
+				}
+				return
+			}
+			want := "Sign-in codes are not sent to numbers in that country or range; enter a mobile number of another country, or ask an administrator."
+			if r.status != http.StatusBadRequest || !strings.Contains(html.UnescapeString(r.body), want) {
+				t.Fatalf("typed %q: %d, want 400 with %q:\n%s", tt.typed, r.status, want, r.body)
+			}
+			if msgs := e.sms.sent(); len(msgs) != 0 {
+				t.Fatalf("SMS sent: %+v, want none", msgs)
+			}
+			// The refusal cost nothing: an allowed number goes at once.
+			if r := b.enterMobile("07700 900456"); r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+				t.Fatalf("an allowed number after the refused one: %d to %q:\n%s", r.status, r.location, r.body)
+			}
+			if msgs := e.sms.sent(); len(msgs) != 1 || msgs[0].To != "+447700900456" {
+				t.Fatalf("SMS sent: %+v, want one to +447700900456", msgs)
+			}
+			if got := directoryMobile(t, e, bob); got != "" {
+				t.Fatalf("directory mobile = %q before any code came back, want none", got)
+			}
+		})
+	}
+}
+
+// A refused typed number is explained in one sentence, never twice over.
+func TestCaptureRefusalWording(t *testing.T) {
+	e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithServiceMobileWrite()}, func(c *Config) {
+		c.CaptureMobile, c.DefaultRegion = true, "GB"
+	})
+	b := e.browser()
+	b.password(slapdtest.Bob.Username, slapdtest.Bob.Password, "/")
+	tests := []struct{ typed, want string }{
+		{"0800 123 4567", "That is not a mobile number (it is a landline, a toll-free number or another kind that takes no text messages); enter your mobile number."},
+		{"+44 20 7946 0018", "That is not a mobile number (it is a landline, a toll-free number or another kind that takes no text messages); enter your mobile number."},
+		{"07700 90012", "That number is too short for a mobile number of its country."},
+		{"07700 900456 ext 1", "Use only digits, spaces, dashes, dots, brackets and a leading +."},
+	}
+	errorText := regexp.MustCompile(`(?s)class="error"[^>]*>(.*?)</`)
+	for _, tt := range tests {
+		r := b.enterMobile(tt.typed)
+		m := errorText.FindStringSubmatch(r.body)
+		if r.status != http.StatusBadRequest || m == nil || strings.TrimSpace(html.UnescapeString(m[1])) != tt.want {
+			t.Errorf("typed %q: %d, error %q; want 400 with exactly %q:\n%s", tt.typed, r.status, m, tt.want, r.body)
+		}
+	}
+	if msgs := e.sms.sent(); len(msgs) != 0 {
+		t.Fatalf("SMS sent: %+v, want none", msgs)
+	}
+	if got := directoryMobile(t, e, slapdtest.Bob); got != "" {
+		t.Fatalf("directory mobile = %q, want none", got)
+	}
+}
+
+// Kinds of number are a setting: the +1 500 555 range (personal numbers,
+// where some SMS providers keep their test numbers) is refused by default
+// and taken when allowed.
+func TestNumberTypesSetting(t *testing.T) {
+	tests := []struct {
+		name     string
+		types    []string
+		wantSent bool
+	}{
+		{"default", nil, false},
+		{"personal_number allowed", []string{"mobile", "fixed_line_or_mobile", "personal_number"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := startEnv(t, func(c *Config) {
+				if tt.types != nil {
+					c.SmsNumberTypes = tt.types
+				}
+			})
+			alice := slapdtest.Alice
+			setDirectoryMobile(t, e, alice, "+15005550006")
+			r := e.browser().password(alice.Username, alice.Password, "/")
+			msgs := e.sms.sent()
+			if !tt.wantSent {
+				if r.status != http.StatusForbidden || !strings.Contains(r.body, "Your mobile number cannot be used") || len(msgs) != 0 {
+					t.Fatalf("got %d with %d SMS, want 403 Your mobile number cannot be used and none:\n%s", r.status, len(msgs), r.body)
+				}
+				return
+			}
+			if r.status != http.StatusSeeOther || r.location != "/otpgate/code" || len(msgs) != 1 || msgs[0].To != "+15005550006" {
+				t.Fatalf("got %d to %q with SMS %+v, want 303 to the code page and one SMS to +15005550006", r.status, r.location, msgs)
+			}
+			if got := directoryMobile(t, e, alice); got != "+15005550006" {
+				t.Fatalf("directory mobile = %q, want it unchanged", got)
+			}
+		})
+	}
 }

@@ -164,6 +164,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	m := newMetrics()
 
 	tlsConfig, _ := cfg.ldapTLS()
+	numberTypes, _ := auth.ParseNumberTypes(cfg.SmsNumberTypes)
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
 		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
 		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
@@ -171,7 +172,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
 		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
 		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
-		Timeout: cfg.LdapTimeout,
+		Timeout: cfg.LdapTimeout, NumberTypes: numberTypes,
 	})
 	problems = append(problems, renameFields(err, ldapFieldVars)...)
 
@@ -201,16 +202,20 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Resend: cfg.OtpResend, ResendCooldown: cfg.OtpResendCooldown, MaxSends: cfg.OtpMaxSends,
 		Message: cfg.SmsMessage, Host: cfg.publicHost(), OriginBound: cfg.SmsOriginBound,
 		MaskVisible: cfg.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SmsTimeout,
-		DefaultRegion: cfg.DefaultRegion,
+		DefaultRegion: cfg.DefaultRegion, NumberTypes: numberTypes,
 		Policy: auth.Policy{Mandatory: cfg.OtpMandatory, ExemptGroups: trimAll(cfg.OtpExemptGroups),
 			RequiredGroups: trimAll(cfg.OtpRequiredGroups)},
 		Lockout: auth.Lockout{MaxFailures: cfg.LockoutMaxFailures, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration,
 			MaxFailuresPerIP: cfg.LockoutMaxFailuresPerIP},
 		Limits: auth.Limits{PerNumber: cfg.SmsLimitPerNumber, PerIP: cfg.SmsLimitPerIP, Global: cfg.SmsLimitGlobal,
-			AllowedCountries: trimAll(cfg.SmsAllowedCountries)},
+			AllowedCountries: cfg.allowedCountries()},
 		BackupCodes: cfg.BackupCodes, CaptureMobile: cfg.CaptureMobile, CaptureMobileBind: captureBind(cfg),
 		Observer: m,
 	}, log, now)
+	if cfg.CaptureMobile && len(trimAll(cfg.SmsAllowedCountries)) == 0 {
+		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
+			"countries", cfg.allowedCountries())
+	}
 	if cfg.OtpLength < 6 {
 		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
 	}
@@ -339,6 +344,8 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 
 // newProvider builds one SMS provider by name.
 func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
+	// The sms package makes its own copy of this client that never follows
+	// redirects (a 3xx is a failed send), whatever is set here.
 	client := &http.Client{Timeout: cfg.SmsTimeout}
 	switch name {
 	case "console":

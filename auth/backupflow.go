@@ -2,10 +2,12 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // Backup codes in the sign-in flow: a signed-in user makes a set
@@ -114,6 +116,39 @@ func hashBackupCodes(codes []string) ([]string, error) {
 	return hashes, nil
 }
 
+// ErrBackupCodeJustUsed is wrapped by *JustUsedError.
+var ErrBackupCodeJustUsed = errors.New("backup code was just used")
+
+// JustUsedError says a right backup code was used a moment before by
+// another request (a double click, two tabs, a retrying client): the
+// sign-in it finished is not this request's to finish again, and the try
+// did not count as wrong.
+type JustUsedError struct {
+	Redirect string // where the sign-in was going, for a "continue" link
+}
+
+func (e *JustUsedError) Error() string { return ErrBackupCodeJustUsed.Error() }
+func (e *JustUsedError) Unwrap() error { return ErrBackupCodeJustUsed }
+
+func backupLockKey(id string) string { return "backuplock:" + id }
+func backupUsedKey(id string) string { return "backupused:" + id }
+
+const (
+	// backupLockTTL bounds how long one backup-code check holds its
+	// sign-in (two directory requests and the bcrypt comparisons take far
+	// less), so that a lost holder cannot block it for longer.
+	backupLockTTL = 30 * time.Second
+	// backupLockPoll is how often a waiting check asks again.
+	backupLockPoll = 20 * time.Millisecond
+)
+
+// usedBackupCode is what a backup code that finished a sign-in leaves
+// behind, so that later submissions of the same code are told so.
+type usedBackupCode struct {
+	Hash     string `json:"h"`
+	Redirect string `json:"rd"`
+}
+
 // VerifyBackupCode finishes the pending sign-in id with a backup code
 // instead of the SMS code. It keeps Verify's guarantees: a locked user is
 // refused, the try is counted before anything is compared, against the same
@@ -121,7 +156,10 @@ func hashBackupCodes(codes []string) ([]string, error) {
 // extra tries), a wrong code counts toward lockout, and of any number of
 // concurrent right submissions exactly one returns the user. A backup code
 // works once: it is removed from the directory before the sign-in is let
-// through, and a code that is already gone counts as wrong.
+// through. Concurrent submissions for one sign-in are checked one at a
+// time, so that right ones do not use up each other's tries: after one
+// has finished the sign-in, the others get a *JustUsedError when they carry
+// the same code, and nothing counts as a wrong try.
 func (f *Flow) VerifyBackupCode(ctx context.Context, id, code, client string) (Pending, error) {
 	p, err := f.verifyBackupCode(ctx, id, code, client)
 	f.cfg.Observer.CodeCheck(checkResult(err))
@@ -133,7 +171,18 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 	if err != nil {
 		return Pending{}, err
 	}
+	unlock, err := f.lockBackupCheck(ctx, id)
+	if err != nil {
+		return Pending{}, err
+	}
+	defer unlock()
 	a, err := f.startAttempt(ctx, id, client, "backup code")
+	if errors.Is(err, ErrSignInExpired) {
+		// Nothing is left to guard: the waiting checks compare with the
+		// used code side by side.
+		unlock()
+		return Pending{}, f.justUsed(ctx, id, code, client)
+	}
 	if err != nil {
 		return Pending{}, err
 	}
@@ -143,7 +192,7 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 		// Nothing was compared, and the directory's trouble is not the
 		// user's: the try is given back.
 		f.releaseAttempt(ctx, a)
-		a.log.Error("sign-in: backup codes not read", "err", err)
+		a.log.Error("sign-in: backup code not read", "err", err)
 		return Pending{}, fmt.Errorf("read backup codes: %w", err)
 	}
 	hash, ok := MatchBackupCode(code, hashes)
@@ -154,8 +203,11 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 	// code, from any replica, the directory lets exactly one succeed.
 	switch err := bd.RemoveBackupCode(ctx, dn, hash); {
 	case errors.Is(err, ErrBackupCodeUsed):
-		a.log.Warn("sign-in: backup code already used")
-		return Pending{}, f.refuseAttempt(ctx, a, "backup code")
+		// It matched a moment ago, so it was right: another sign-in (or
+		// replica) used it in between. Not a guess, so not a wrong try.
+		f.releaseAttempt(ctx, a)
+		a.log.Warn("sign-in: backup code used by another sign-in at the same moment")
+		return Pending{}, &JustUsedError{Redirect: a.p.Redirect}
 	case err != nil:
 		// The code was right but is still stored: letting the sign-in
 		// through would let the code work again.
@@ -163,6 +215,7 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 		a.log.Error("sign-in: backup code not removed", "err", err)
 		return Pending{}, fmt.Errorf("remove backup code: %w", err)
 	}
+	f.rememberUsed(ctx, id, usedBackupCode{Hash: hash, Redirect: a.p.Redirect})
 	// The code is spent from here on, even if the sign-in was meanwhile
 	// finished with the SMS code or has expired: spending it before the
 	// take is what keeps it from working twice.
@@ -175,4 +228,63 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 	a.log.Info("sign-in: backup code ok", "backup_codes_left", len(hashes)-1)
 	f.succeeded(ctx, a.p.User)
 	return taken, nil
+}
+
+// lockBackupCheck waits until this request alone checks backup codes for
+// the sign-in id, and returns the function that lets the next one in (it
+// may be called more than once). The lock is a store counter, so it holds
+// across replicas sharing a store: whoever takes it from nothing holds it.
+// Waiting ends with ctx; a holder that is lost (a replica that died) holds
+// it for backupLockTTL at most, and one that takes longer than that (a
+// directory far slower than its timeouts) lets the next check in beside
+// it, which the directory's once-only removal still makes safe.
+func (f *Flow) lockBackupCheck(ctx context.Context, id string) (func(), error) {
+	key := backupLockKey(id)
+	for {
+		n, err := f.store.Incr(ctx, key, backupLockTTL)
+		if err != nil {
+			return nil, fmt.Errorf("lock backup code check: %w", err)
+		}
+		if n == 1 {
+			var once sync.Once
+			return func() { once.Do(func() { _ = f.store.Delete(context.WithoutCancel(ctx), key) }) }, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock backup code check: %w", ctx.Err())
+		case <-time.After(backupLockPoll):
+		}
+	}
+}
+
+// rememberUsed keeps, for the sign-in's lifetime, which code finished it.
+func (f *Flow) rememberUsed(ctx context.Context, id string, u usedBackupCode) {
+	b, err := json.Marshal(u)
+	if err == nil {
+		err = f.store.Put(context.WithoutCancel(ctx), backupUsedKey(id), b, f.lifetime())
+	}
+	if err != nil {
+		// Only the wording for a repeat submission depends on it.
+		f.log.Warn("sign-in: used backup code not remembered", "err", err)
+	}
+}
+
+// justUsed answers a backup code for a sign-in that is gone: a
+// *JustUsedError when the code is the one that finished it, otherwise
+// ErrSignInExpired. Nothing is counted: a finished sign-in has nothing
+// left to guess, and the one code that matches is already spent.
+func (f *Flow) justUsed(ctx context.Context, id, code, client string) error {
+	b, err := f.store.Get(ctx, backupUsedKey(id))
+	if err != nil {
+		return ErrSignInExpired
+	}
+	var u usedBackupCode
+	if err := json.Unmarshal(b, &u); err != nil {
+		return ErrSignInExpired
+	}
+	if _, ok := MatchBackupCode(code, []string{u.Hash}); !ok {
+		return ErrSignInExpired
+	}
+	f.log.Info("sign-in: backup code submitted again after it finished the sign-in", "client", client)
+	return &JustUsedError{Redirect: u.Redirect}
 }

@@ -343,18 +343,22 @@ func TestFlowBackupCodeLockout(t *testing.T) {
 }
 
 // Of simultaneous right submissions for one sign-in, exactly one signs in,
-// whether they carry the same code or different ones.
+// whether they carry the same code or different ones, with the default
+// tries and a lockout that two wrong tries would trigger: the others are
+// told the code was just used (same code) or the sign-in is over
+// (different codes), only the winner's code is spent, and nothing counts
+// as a wrong try.
 func TestFlowBackupCodeConcurrent(t *testing.T) {
 	t.Parallel()
 	s, d := backupDirectory(t)
 	for _, same := range []bool{true, false} {
 		t.Run(fmt.Sprintf("same code %v", same), func(t *testing.T) {
 			cfg := backupFlowConfig()
-			cfg.MaxAttempts = 10 // every racer gets as far as the directory
+			cfg.Lockout = Lockout{MaxFailures: 2, Window: time.Hour, Duration: time.Hour}
 			tf := newBackupTestFlow(t, d, cfg)
 			codes := seedBackupCodes(t, s)
 			id := tf.begin(t)
-			const racers = 6
+			const racers = 10
 			errs := make([]error, racers)
 			var wg sync.WaitGroup
 			for i := range racers {
@@ -365,18 +369,32 @@ func TestFlowBackupCodeConcurrent(t *testing.T) {
 				wg.Go(func() { _, errs[i] = tf.VerifyBackupCode(t.Context(), id, code, "192.0.2.1") })
 			}
 			wg.Wait()
-			var won int
+			var won, justUsed, expired int
 			for _, err := range errs {
+				var ju *JustUsedError
 				switch {
 				case err == nil:
 					won++
-				case !errors.Is(err, ErrWrongCode) && !errors.Is(err, ErrSignInExpired):
-					t.Errorf("got %v, want success, a wrong code or %v", err, ErrSignInExpired)
+				case errors.As(err, &ju) && ju.Redirect == "/":
+					justUsed++
+				case errors.Is(err, ErrSignInExpired):
+					expired++
+				default:
+					t.Errorf("got %v, want success, %v or %v", err, ErrBackupCodeJustUsed, ErrSignInExpired)
 				}
 			}
-			if won != 1 {
-				t.Errorf("%d of %d right submissions signed in, want exactly 1", won, racers)
+			wantJustUsed, wantExpired := racers-1, 0
+			if !same {
+				wantJustUsed, wantExpired = 0, racers-1
 			}
+			if won != 1 || justUsed != wantJustUsed || expired != wantExpired {
+				t.Errorf("%d signed in, %d just used, %d expired; want 1, %d, %d", won, justUsed, expired, wantJustUsed, wantExpired)
+			}
+			if got := tf.left(t); got != backupCodesPerSet-1 {
+				t.Errorf("%d codes left, want %d: only the winner's is spent", got, backupCodesPerSet-1)
+			}
+			// No wrong try was counted: two would have locked alice out.
+			tf.begin(t)
 		})
 	}
 }

@@ -8,7 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/otpgate/otpgate/sms"
 )
+
+// ErrMobileRefused wraps ErrNoMobile: the directory holds a number, but
+// codes are not sent to it (a landline, a refused kind or range). Such a
+// user is never offered capture, which would let the password alone
+// replace the number.
+var ErrMobileRefused = fmt.Errorf("%w: the directory's number cannot receive codes", ErrNoMobile)
 
 // ErrMobileNotSaved: the code was right but the directory did not take the
 // captured number; no session is issued and nothing was written.
@@ -57,8 +65,54 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// beginCapture starts a sign-in for a user with no usable number, who will
-// enter one; no code is sent until then.
+// directoryMobile reads the user's number from the directory's value, or
+// says why codes cannot go to it. A number in a country or range codes are
+// not sent to is a *LimitError "country", refused here, before anything is
+// counted, because the send limits' own country check lets the ranges of
+// no country through when the list is empty.
+func (f *Flow) directoryMobile(user User) (Mobile, error) {
+	m, err := f.cfg.NumberTypes.ParseMobile(user.Mobile, f.cfg.DefaultRegion)
+	if err != nil {
+		return Mobile{}, err
+	}
+	if !CountryAllowed(f.cfg.Limits.AllowedCountries, m.Region) {
+		return Mobile{}, &LimitError{Limit: "country"}
+	}
+	return m, nil
+}
+
+// noUsableMobile answers a right password of a user the directory gives no
+// number codes can go to (err says why). Only a user with no number at all
+// may enter one (capture): a number that exists but is refused is the
+// administrator's to fix, and capture would let the password alone replace
+// it. Where policy lets users without a usable number in with the password
+// alone, both kinds are.
+func (f *Flow) noUsableMobile(ctx context.Context, user User, password, redirect string, err error, log *slog.Logger) (Result, error) {
+	var limited *LimitError
+	if errors.As(err, &limited) {
+		log.Warn("sign-in: code not sent, limit reached", "limit", limited.Limit, "to", sms.MaskNumber(user.Mobile, f.cfg.MaskVisible))
+		return Result{}, err
+	}
+	var bad *InvalidMobileError
+	missing := errors.As(err, &bad) && bad.Problem == MobileEmpty
+	if missing && f.cfg.CaptureMobile {
+		return f.beginCapture(ctx, user, password, redirect, log)
+	}
+	if f.cfg.Policy.maySkipMissingMobile(user) {
+		log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
+		f.succeeded(ctx, user)
+		return Result{SignedIn: true, User: user, Factors: 1}, nil
+	}
+	if missing {
+		log.Warn("sign-in: refused, no mobile number", "cause", err)
+		return Result{}, ErrNoMobile
+	}
+	log.Warn("sign-in: refused, the directory's mobile number cannot receive codes", "cause", err)
+	return Result{}, fmt.Errorf("%w: %w", ErrMobileRefused, err)
+}
+
+// beginCapture starts a sign-in for a user with no number, who will enter
+// one; no code is sent until then.
 func (f *Flow) beginCapture(ctx context.Context, user User, password, redirect string, log *slog.Logger) (Result, error) {
 	id, err := randomID()
 	if err != nil {
@@ -94,7 +148,12 @@ func (f *Flow) CaptureMobile(ctx context.Context, id, typed, client string) (Pen
 	if err := f.userLocked(ctx, p.User); err != nil {
 		return Pending{}, err
 	}
-	m, err := ParseMobile(typed, f.cfg.DefaultRegion)
+	m, err := f.cfg.NumberTypes.ParseMobile(typed, f.cfg.DefaultRegion)
+	if err == nil && !CountryAllowed(f.cfg.Limits.AllowedCountries, m.Region) {
+		// Refused before sendCode, so that the try costs no send and no
+		// cooldown: the user simply types another number.
+		err = &InvalidMobileError{Problem: MobileRefusedRange}
+	}
 	if err != nil {
 		log.Info("sign-in: typed mobile number refused", "cause", err)
 		return Pending{}, err

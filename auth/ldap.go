@@ -56,6 +56,9 @@ type LDAPConfig struct {
 	BackupCodesAttribute string
 
 	Timeout time.Duration // dial, and each request; default 5s
+	// NumberTypes are the kinds of number SetMobile writes, as the sign-in
+	// flow's (FlowConfig.NumberTypes); zero: DefaultNumberTypes.
+	NumberTypes NumberTypes
 }
 
 // LDAPConfigError is one problem with an LDAPConfig. Field is the

@@ -103,7 +103,7 @@ func (d *LDAP) SetMobile(ctx context.Context, dn, e164 string, as BindAs, passwo
 	}
 	// The directory is where every later sign-in reads the number, so
 	// only the canonical form goes in.
-	if m, err := ParseMobile(e164, ""); err != nil {
+	if m, err := d.cfg.NumberTypes.ParseMobile(e164, ""); err != nil {
 		return fmt.Errorf("ldap set mobile of %q: %w", dn, err)
 	} else if m.E164 != e164 {
 		return fmt.Errorf("ldap set mobile of %q: %w: not in E.164 form", dn, ErrInvalidMobile)

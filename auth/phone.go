@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode"
@@ -18,7 +20,9 @@ type Mobile struct {
 	// a country allow-list. Numbers sharing a country code (+1: US, CA,
 	// ...) get the region of their area code where the metadata knows it,
 	// and the country code's main region ("US" for +1) otherwise. Numbers
-	// of no country (+881 satellite phones) get "001".
+	// of no country (satellite phones, international networks: +881,
+	// +882, ...) get "+" and their calling code, such as "+881", so that an
+	// allow-list can name each such range (see CountryAllowed).
 	Region string
 }
 
@@ -41,6 +45,7 @@ const (
 	MobileTooLong                      // too many digits for a mobile number of its country
 	MobileBadLength                    // between its country's lengths for mobile numbers
 	MobileNotMobile                    // a number of a kind that takes no SMS: landline, toll-free, premium-rate...
+	MobileRefusedRange                 // a country or range codes are not sent to (CountryAllowed)
 )
 
 var mobileProblems = map[MobileProblem]string{
@@ -52,6 +57,7 @@ var mobileProblems = map[MobileProblem]string{
 	MobileTooLong:        "too long",
 	MobileBadLength:      "wrong number of digits",
 	MobileNotMobile:      "not a mobile number",
+	MobileRefusedRange:   "a country or range codes are not sent to",
 }
 
 func (p MobileProblem) String() string {
@@ -94,7 +100,7 @@ const maxMobileInput = 64
 // A number is accepted when it has a length that a mobile number of its
 // country can have and, if the number lies in a range the metadata knows,
 // that range is a mobile one (or, as in North America, one where mobiles
-// and landlines cannot be told apart).
+// and landlines cannot be told apart): DefaultNumberTypes.
 //
 // Why not phonenumbers.IsValidNumber alone: it also checks the leading
 // digits against the ranges that are allocated, and the fictional numbers
@@ -108,6 +114,14 @@ const maxMobileInput = 64
 // toll-free, premium-rate and shared-cost numbers are still refused, which
 // keeps the cheapest SMS-pumping targets out.
 func ParseMobile(s, defaultRegion string) (Mobile, error) {
+	return NumberTypes{}.ParseMobile(s, defaultRegion)
+}
+
+// ParseMobile is the package's ParseMobile with t in place of the default
+// kinds of number: a number the metadata places in a range of another kind
+// is refused (MobileNotMobile), and a number's length must be one that a
+// number of an allowed kind in its country can have.
+func (t NumberTypes) ParseMobile(s, defaultRegion string) (Mobile, error) {
 	region := strings.ToUpper(strings.TrimSpace(defaultRegion))
 	if region != "" && !phonenumbers.GetSupportedRegions()[region] {
 		return Mobile{}, fmt.Errorf("parse mobile number: default region %q is not a supported ISO 3166 alpha-2 code", defaultRegion)
@@ -153,19 +167,18 @@ func ParseMobile(s, defaultRegion string) (Mobile, error) {
 		return invalid(MobileBadCharacter, err)
 	}
 
-	if p := mobileLengthProblem(n); p != 0 {
+	if p := t.lengthProblem(n); p != 0 {
 		return invalid(p, nil)
 	}
-	if phonenumbers.IsValidNumber(n) {
-		switch phonenumbers.GetNumberType(n) {
-		case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
-		default:
-			return invalid(MobileNotMobile, nil)
-		}
+	if phonenumbers.IsValidNumber(n) && !t.allows(phonenumbers.GetNumberType(n)) {
+		return invalid(MobileNotMobile, nil)
 	}
 
 	cc := int(n.GetCountryCode())
 	m := Mobile{E164: phonenumbers.Format(n, phonenumbers.E164), Region: phonenumbers.GetRegionCodeForNumber(n)}
+	if phonenumbers.GetSupportedGlobalNetworkCallingCodes()[cc] {
+		m.Region = "+" + strconv.Itoa(cc)
+	}
 	if m.Region == "" {
 		// Numbers outside known ranges have no region of their own; the
 		// country code's main region is the best answer for an
@@ -196,29 +209,19 @@ var mobileMetadata = sync.OnceValue(func() map[int32]*phonenumbers.PhoneMetadata
 	return byCode
 })
 
-// mobileLengthProblem checks the national number's length against the
-// lengths of its country's mobile numbers, which is stricter than
+// lengthProblem checks the national number's length against the lengths
+// of its country's numbers of the allowed kinds, which is stricter than
 // phonenumbers.IsPossibleNumber (any kind of number: "+44 7700 90012" is a
 // possible UK number, but no UK mobile has 9 digits). Lengths only dialable
 // locally do not count: an SMS gateway needs the whole number. It returns 0
 // when the length is right.
-func mobileLengthProblem(n *phonenumbers.PhoneNumber) MobileProblem {
+func (t NumberTypes) lengthProblem(n *phonenumbers.PhoneNumber) MobileProblem {
 	md := mobileMetadata()[n.GetCountryCode()]
 	if md == nil {
 		return MobileBadCountryCode
 	}
-	mobile := md.GetMobile()
-	// Kinds of number a country does not have carry the pattern "NA".
-	if pattern := mobile.GetNationalNumberPattern(); pattern == "" || pattern == "NA" {
-		return MobileNotMobile
-	}
-	// A kind whose lengths are those of all the country's numbers lists
-	// none of its own.
-	lengths := mobile.GetPossibleLength()
+	lengths := t.possibleLengths(md)
 	if len(lengths) == 0 {
-		lengths = md.GetGeneralDesc().GetPossibleLength()
-	}
-	if len(lengths) == 0 || lengths[0] < 0 {
 		return MobileNotMobile
 	}
 	l := int32(len(phonenumbers.GetNationalSignificantNumber(n)))
@@ -228,10 +231,8 @@ func mobileLengthProblem(n *phonenumbers.PhoneNumber) MobileProblem {
 	case l > lengths[len(lengths)-1]:
 		return MobileTooLong
 	}
-	for _, want := range lengths {
-		if l == want {
-			return 0
-		}
+	if slices.Contains(lengths, l) {
+		return 0
 	}
 	return MobileBadLength
 }

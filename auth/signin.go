@@ -38,6 +38,7 @@ type FlowConfig struct {
 	FailureFloor   time.Duration // least time a failed password check takes
 	SendTimeout    time.Duration // bound on one SMS send
 	DefaultRegion  string        // region for directory numbers without a country code
+	NumberTypes    NumberTypes   // kinds of number codes go to; zero: DefaultNumberTypes
 	Policy         Policy
 	Lockout        Lockout
 	Limits         Limits
@@ -57,7 +58,7 @@ type FlowConfig struct {
 // words, fit for metric labels.
 type Observer interface {
 	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, locked, address_limited, no_mobile, limited, not_sent, directory_error, error
-	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, locked, not_saved, error
+	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, just_used, locked, not_saved, error
 }
 
 type noObserver struct{}
@@ -104,6 +105,8 @@ func checkResult(err error) string {
 		return "too_many_attempts"
 	case errors.Is(err, ErrSignInExpired):
 		return "expired"
+	case errors.Is(err, ErrBackupCodeJustUsed):
+		return "just_used"
 	case errors.As(err, &locked):
 		return "locked"
 	case errors.Is(err, ErrMobileNotSaved):
@@ -268,18 +271,9 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		f.succeeded(ctx, user)
 		return Result{SignedIn: true, User: user, Factors: 1}, nil
 	}
-	mobile, err := ParseMobile(user.Mobile, f.cfg.DefaultRegion)
+	mobile, err := f.directoryMobile(user)
 	if err != nil {
-		if f.cfg.CaptureMobile {
-			return f.beginCapture(ctx, user, password, redirect, log)
-		}
-		if f.cfg.Policy.maySkipMissingMobile(user) {
-			log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
-			f.succeeded(ctx, user)
-			return Result{SignedIn: true, User: user, Factors: 1}, nil
-		}
-		log.Warn("sign-in: refused, no usable mobile number", "cause", err)
-		return Result{}, ErrNoMobile
+		return f.noUsableMobile(ctx, user, password, redirect, err, log)
 	}
 	user.Mobile = mobile.E164
 
@@ -308,7 +302,7 @@ func (f *Flow) Resend(ctx context.Context, id, client string) (Pending, error) {
 	if err := f.userLocked(ctx, p.User); err != nil {
 		return Pending{}, err
 	}
-	mobile, err := ParseMobile(p.User.Mobile, "")
+	mobile, err := f.cfg.NumberTypes.ParseMobile(p.User.Mobile, "")
 	if err != nil {
 		return Pending{}, fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}

@@ -100,15 +100,13 @@ func (e *MatchError) Error() string {
 
 var _ Sender = (*HTTP)(nil)
 
-// NewHTTP validates cfg and returns a gateway that sends with client. A nil
-// client means a new client that does not follow redirects (see newClient).
+// NewHTTP validates cfg and returns a gateway that sends with client (nil:
+// a new one). Whatever client is given, redirects are never followed (see
+// noRedirects).
 // All configuration problems are reported at once, as *ConfigError values
 // joined with errors.Join; use ConfigErrors to list them.
 func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
-	if client == nil {
-		client = newClient()
-	}
-	h := &HTTP{client: client, payload: cfg.Payload}
+	h := &HTTP{client: noRedirects(client), payload: cfg.Payload}
 	var problems configProblems
 
 	h.method = strings.ToUpper(strings.TrimSpace(cfg.Method))
@@ -281,7 +279,11 @@ func (h *HTTP) Send(ctx context.Context, to, message string) error {
 		return h.errorf(transportError(err))
 	}
 	defer drainClose(resp.Body)
-	if !isSuccess(h.success, resp.StatusCode) {
+	success := isSuccess(h.success, resp.StatusCode)
+	if !success && isRedirect(resp.StatusCode) {
+		return h.errorf(redirectError(resp))
+	}
+	if !success {
 		return h.errorf(&StatusError{StatusCode: resp.StatusCode, Body: bodySnippet(resp.Body, message)})
 	}
 	if h.match == nil {

@@ -266,7 +266,7 @@ func TestHTTPStatus(t *testing.T) {
 		{"500", "", 500, "gateway exploded\r\nat line 2", "status 500 Internal Server Error: gateway exploded at line 2"},
 		{"429", "", 429, `{"error":"slow down"}`, `status 429 Too Many Requests: {"error":"slow down"}`},
 		{"400", "", 400, "", "status 400 Bad Request"},
-		{"redirect not followed", "", 302, "", "status 302 Found"},
+		{"redirect not followed", "", 302, "", "status 302 Found: the gateway redirects to SRV/elsewhere; redirects are never followed, so nothing was sent (configure the address that takes the messages itself)"},
 		{"long body cut", "", 503, strings.Repeat("x", 1000), "status 503 Service Unavailable: " + strings.Repeat("x", maxErrorBody)},
 		{"listed code", "202", 202, "", ""},
 		{"unlisted 2xx", "202", 200, "", "status 200 OK"},
@@ -294,7 +294,7 @@ func TestHTTPStatus(t *testing.T) {
 				}
 				return
 			}
-			want := "sms http gateway POST " + srv.URL + "/send: " + tt.wantErr
+			want := "sms http gateway POST " + srv.URL + "/send: " + strings.ReplaceAll(tt.wantErr, "SRV", srv.URL)
 			if err == nil || err.Error() != want {
 				t.Fatalf("got %v, want %q", err, want)
 			}

@@ -21,18 +21,63 @@ const maxErrorBody = 200
 // and its connection closed instead.
 const maxDrain = 64 << 10
 
-// newClient is used when a constructor is given a nil client. It does not
-// follow redirects: following one turns a POST into a GET that silently
-// drops the message body, and a redirect may carry the code in the query
-// to another host. A 3xx is then reported as a failed send instead.
-// The caller's context deadline bounds each request, so no Timeout is set.
-func newClient() *http.Client {
-	return &http.Client{
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+// noRedirects returns the client a provider sends with: client, or a new
+// one when nil, made never to follow a redirect. Following one turns a POST
+// into a GET that silently drops the message body (the next hop answers
+// 200 and the code counts as sent), and a redirect may carry the code in
+// the query to another host. A 3xx is then the answer Send judges, and a
+// failed send unless the operator listed it as success. The policy is set
+// on a copy, so that a caller's client with its own CheckRedirect (or
+// none, which follows up to 10 redirects) cannot switch it off, and the
+// caller's client itself is left as it was. The caller's context deadline
+// bounds each request, so a nil client gets no Timeout.
+func noRedirects(client *http.Client) *http.Client {
+	c := &http.Client{}
+	if client != nil {
+		*c = *client
 	}
+	c.CheckRedirect = refuseRedirect
+	return c
 }
+
+// refuseRedirect is the CheckRedirect of every SMS client: the redirect
+// response itself is returned, and nothing is sent to its Location.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// RedirectError is returned, wrapped, when a gateway answers with a
+// redirect (a 3xx that is not configured as success). The redirect is
+// never followed, so the message went nowhere.
+type RedirectError struct {
+	StatusCode int
+	// Location is where the gateway pointed, as "scheme://host/path":
+	// without user info and query, which may hold credentials or the
+	// message. "" when the response had no usable Location.
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	s := (&StatusError{StatusCode: e.StatusCode}).Error() + ": the gateway redirects"
+	if e.Location != "" {
+		s += " to " + e.Location
+	}
+	return s + "; redirects are never followed, so nothing was sent (configure the address that takes the messages itself)"
+}
+
+// Unwrap gives the status as a *StatusError, so callers that judge
+// statuses need not know about redirects.
+func (e *RedirectError) Unwrap() error { return &StatusError{StatusCode: e.StatusCode} }
+
+// redirectError describes a 3xx answer.
+func redirectError(resp *http.Response) *RedirectError {
+	e := &RedirectError{StatusCode: resp.StatusCode}
+	if loc, err := resp.Location(); err == nil {
+		e.Location = cleanLine(describeURL(loc))
+	}
+	return e
+}
+
+// isRedirect reports whether status is a 3xx.
+func isRedirect(status int) bool { return status >= 300 && status <= 399 }
 
 // validNumber reports whether to is an E.164 number: "+" then 1 to 15
 // digits, the first not 0. Providers check it before sending because the
@@ -134,8 +179,11 @@ func cleanLine(s string) string {
 // It leaves out the user info and the query, which can hold credentials or
 // the message, and so the code.
 func describeRequest(method string, u *url.URL) string {
-	return method + " " + u.Scheme + "://" + u.Host + u.EscapedPath()
+	return method + " " + describeURL(u)
 }
+
+// describeURL is u as "scheme://host/path", for the same reasons.
+func describeURL(u *url.URL) string { return u.Scheme + "://" + u.Host + u.EscapedPath() }
 
 // success2xx is the default success test: any 2xx.
 func success2xx(status int) bool { return status >= 200 && status <= 299 }

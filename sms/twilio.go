@@ -67,14 +67,12 @@ func (e *TwilioError) Error() string {
 // error objects are a few hundred bytes.
 const maxTwilioError = 16 << 10
 
-// NewTwilio validates cfg and returns a Twilio sender that uses client. A
-// nil client means a new client that does not follow redirects. All
+// NewTwilio validates cfg and returns a Twilio sender that uses client (nil:
+// a new one). Whatever client is given, redirects are never followed (see
+// noRedirects). All
 // configuration problems are reported at once, as *ConfigError values
 // joined with errors.Join.
 func NewTwilio(cfg TwilioConfig, client *http.Client) (*Twilio, error) {
-	if client == nil {
-		client = newClient()
-	}
 	var problems configProblems
 	sid := strings.TrimSpace(cfg.AccountSID)
 	switch {
@@ -117,7 +115,7 @@ func NewTwilio(cfg TwilioConfig, client *http.Client) (*Twilio, error) {
 		return nil, fmt.Errorf("sms twilio: endpoint: %w", err)
 	}
 	return &Twilio{
-		client:   client,
+		client:   noRedirects(client),
 		endpoint: endpoint,
 		sid:      sid,
 		token:    token,
@@ -164,6 +162,9 @@ func (t *Twilio) Send(ctx context.Context, to, message string) error {
 	defer drainClose(resp.Body)
 	if success2xx(resp.StatusCode) {
 		return nil
+	}
+	if isRedirect(resp.StatusCode) {
+		return t.errorf(redirectError(resp))
 	}
 	return t.errorf(parseTwilioError(resp.StatusCode, resp.Body, message))
 }

@@ -152,6 +152,7 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 	}
 	p, err := h.cfg.Flow.VerifyBackupCode(r.Context(), id, r.PostForm.Get("backup_code"), h.cfg.ClientAddr(r))
 	var wrong *auth.WrongCodeError
+	var justUsed *auth.JustUsedError
 	switch {
 	case errors.As(err, &wrong):
 		cur, lerr := h.loadPending(r)
@@ -162,6 +163,14 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 			fmt.Sprintf("That backup code is not right, or it was used already. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")))
 	case errors.Is(err, auth.ErrTooManyAttempts):
 		return h.signInEnded(w)
+	case errors.As(err, &justUsed):
+		// Another request (a double click, a second tab) finished this
+		// sign-in with the same code; if it was this browser, it holds
+		// the session and the link goes on to the app.
+		h.pending.Clear(w)
+		return &pageError{status: http.StatusConflict, title: "This backup code was just used",
+			message: []string{"This backup code finished this sign-in a moment ago, from this or another window, so it cannot be used again; this try did not count as a wrong code."},
+			next:    h.SignInURL(h.cfg.Redirects.Safe(justUsed.Redirect)), nextLabel: "Continue"}
 	case errors.Is(err, auth.ErrSignInExpired):
 		h.pending.Clear(w)
 		return h.expired("")

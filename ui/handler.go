@@ -313,7 +313,7 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) error {
 	_, err = h.cfg.Flow.CaptureMobile(r.Context(), id, typed, h.cfg.ClientAddr(r))
 	var bad *auth.InvalidMobileError
 	if errors.As(err, &bad) {
-		return h.renderMobile(w, r, http.StatusBadRequest, typed, "That is not a mobile number we can send a code to: "+bad.Problem.String()+".")
+		return h.renderMobile(w, r, http.StatusBadRequest, typed, mobileProblem(bad.Problem))
 	}
 	if err != nil {
 		return h.flowError(err, "")
@@ -361,6 +361,11 @@ func (h *Handler) flowError(err error, rd string) error {
 			message: []string{"otpgate cannot reach the user directory right now, so it cannot check your password.",
 				"Please try again in a minute. If this keeps happening, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Try again"}
+	case errors.Is(err, auth.ErrMobileRefused):
+		return &pageError{status: http.StatusForbidden, title: "Your mobile number cannot be used",
+			message: []string{"Your password is right, but sign-in codes cannot be sent to the mobile number on your account.",
+				"Ask an administrator to check the mobile number on your account, then sign in again."},
+			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.Is(err, auth.ErrNoMobile):
 		return &pageError{status: http.StatusForbidden, title: "No mobile number on file",
 			message: []string{"Your password is right, but your account has no mobile number to send a sign-in code to.",
