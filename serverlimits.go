@@ -220,3 +220,13 @@ func (c *limitedConn) Close() error {
 	c.once.Do(c.release)
 	return err
 }
+
+// CloseWrite passes on the half-close the server makes before it drops a
+// connection whose body it did not read, so the client gets the answer
+// (a 400 for a form that never came) rather than a reset.
+func (c *limitedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
