@@ -37,6 +37,12 @@ type Config struct {
 	LogLevel        string        `split_words:"true" default:"info" desc:"debug, info, warn or error"`
 	MetricsAddr     string        `split_words:"true" desc:"address for Prometheus metrics at /metrics, e.g. :9090 (empty: off)"`
 
+	// Server limits: see "Abuse and cost limits" in the README.
+	IdleTimeout         time.Duration `split_words:"true" default:"2m" desc:"an idle keep-alive connection is closed after this long"`
+	BodyReadTimeout     time.Duration `split_words:"true" default:"10s" desc:"longest wait for the whole body of a request otpgate answers itself (its forms); proxied requests stream without it"`
+	MaxConnections      int           `split_words:"true" default:"10000" desc:"open client connections at most; one more is closed at once"`
+	MaxConnectionsPerIP int           `split_words:"true" default:"1000" desc:"open connections per client address (IPv6: per /64) at most, except from TRUSTED_PROXIES (0: no limit)"`
+
 	LdapURL                string        `split_words:"true" desc:"directory URL, ldap://host:389 or ldaps://host:636 (required)"`
 	LdapStartTLS           bool          `split_words:"true" default:"false" desc:"upgrade an ldap:// connection with StartTLS"`
 	LdapCAFile             string        `split_words:"true" desc:"PEM file of CA certificates for the directory (default: system roots)"`
@@ -343,6 +349,7 @@ func (c *Config) check() []error {
 	if c.ShutdownTimeout < 0 {
 		p = append(p, problem("SHUTDOWN_TIMEOUT", "must not be negative"))
 	}
+	p = append(p, c.checkServerLimits()...)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -495,6 +502,26 @@ func (c *Config) checkIdentityHeaders() []error {
 				seen[key] = f.variable
 			}
 		}
+	}
+	return p
+}
+
+// checkServerLimits validates the settings that keep clients from holding
+// the server's connections. None can be turned off but the per-address cap:
+// a server without them can be held open by anyone.
+func (c *Config) checkServerLimits() []error {
+	var p []error
+	if c.IdleTimeout < time.Second || c.IdleTimeout > time.Hour {
+		p = append(p, problem("IDLE_TIMEOUT", "%v: want between 1s and 1h", c.IdleTimeout))
+	}
+	if c.BodyReadTimeout < time.Second || c.BodyReadTimeout > time.Minute {
+		p = append(p, problem("BODY_READ_TIMEOUT", "%v: want between 1s and 1m", c.BodyReadTimeout))
+	}
+	if c.MaxConnections < 1 {
+		p = append(p, problem("MAX_CONNECTIONS", "%d: want 1 or more", c.MaxConnections))
+	}
+	if c.MaxConnectionsPerIP < 0 || c.MaxConnectionsPerIP > max(c.MaxConnections, 1) {
+		p = append(p, problem("MAX_CONNECTIONS_PER_IP", "%d: want 0 (no limit) to MAX_CONNECTIONS (%d)", c.MaxConnectionsPerIP, c.MaxConnections))
 	}
 	return p
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -103,7 +104,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
-	if err := serve(ctx, ln, a.handler, cfg.ShutdownTimeout, log); err != nil {
+	if err := serve(ctx, ln, a.handler, cfg.serverSettings(a.metrics), log); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
 	}
@@ -251,12 +252,14 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
 		IgnoreCase: cfg.AccessRulesIgnoreCase, Hosts: cfg.appHosts(), Identity: cfg.identityHeaders(),
-		Decision: m.Decision, Transport: m.transport(proxy.NewTransport()),
+		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(proxy.NewTransport())),
 	}, pages.CookieNames()...)
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
 	}
-	return &app{handler: gw, metrics: m}, nil
+	// The body deadline wraps everything; the transport lifts it for the
+	// requests that go to the app.
+	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m}, nil
 }
 
 var ldapFieldVars = map[string]string{
@@ -417,13 +420,37 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// serverSettings are the server's own settings, beyond its handler.
+type serverSettings struct {
+	idleTimeout     time.Duration
+	shutdownTimeout time.Duration
+	conns           connLimits
+}
+
+func (c *Config) serverSettings(m *metrics) serverSettings {
+	trusted, _ := proxy.ParseTrustedProxies(c.TrustedProxies)
+	return serverSettings{idleTimeout: c.IdleTimeout, shutdownTimeout: c.ShutdownTimeout, conns: connLimits{
+		Max: c.MaxConnections, MaxPerIP: c.MaxConnectionsPerIP, Refused: m.ConnectionRefused,
+		// A trusted reverse proxy carries every client's connections from
+		// one address; capping it per address would cap the whole site.
+		Exempt: func(a netip.Addr) bool {
+			return trusted.Trusts(&http.Request{RemoteAddr: netip.AddrPortFrom(a, 0).String()})
+		},
+	}}
+}
+
 // serve runs the server until ctx ends, then lets requests in flight
 // finish within the shutdown timeout.
-func serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, log *slog.Logger) error {
+//
+// There is no ReadTimeout or WriteTimeout: they would cut proxied uploads,
+// downloads and WebSockets. Bodies otpgate reads itself have a deadline
+// of their own (bodyDeadline), and connections are capped.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, s serverSettings, log *slog.Logger) error {
+	ln = newConnLimiter(ln, s.conns, log, time.Now)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       s.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
@@ -434,8 +461,8 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	log.Info("shutting down", "timeout", s.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

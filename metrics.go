@@ -25,6 +25,7 @@ type metrics struct {
 	smsLatency    *prometheus.HistogramVec
 	decisions     *prometheus.CounterVec
 	upstreamTimes *prometheus.HistogramVec
+	connRefused   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -50,8 +51,11 @@ func newMetrics() *metrics {
 			Name: "otpgate_upstream_seconds", Help: "Time the app took to answer proxied requests.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"code"}),
+		connRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "otpgate_connections_refused_total", Help: "Client connections closed at once for being over a cap (total or per_address).",
+		}, []string{"reason"}),
 	}
-	m.registry.MustRegister(m.signIns, m.codeChecks, m.codesSent, m.smsLatency, m.decisions, m.upstreamTimes,
+	m.registry.MustRegister(m.signIns, m.codeChecks, m.codesSent, m.smsLatency, m.decisions, m.upstreamTimes, m.connRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -62,6 +66,9 @@ func (m *metrics) CodeCheck(result string) { m.codeChecks.WithLabelValues(result
 
 // Decision counts one access decision (proxy.Config.Decision).
 func (m *metrics) Decision(result string) { m.decisions.WithLabelValues(result).Inc() }
+
+// ConnectionRefused counts one connection closed for being over a cap.
+func (m *metrics) ConnectionRefused(reason string) { m.connRefused.WithLabelValues(reason).Inc() }
 
 // sender wraps one SMS provider so that its sends are counted and timed.
 func (m *metrics) sender(provider string, s sms.Sender) sms.Sender {
