@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bufio"
@@ -19,13 +19,11 @@ import (
 	"github.com/otpgate/otpgate/auth/slapdtest"
 )
 
-// TestMain lets a test run otpgate's real main() in a child process, so
+// TestMain lets a test run otpgate's real Main in a child process, so
 // that a real SIGTERM reaches it.
 func TestMain(m *testing.M) {
 	if os.Getenv("GO_WANT_OTPGATE_MAIN") == "1" {
-		os.Args = []string{"otpgate"}
-		main()
-		return
+		os.Exit(Main(nil, os.Environ(), os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // These tests read the deployment files (deploy/kubernetes/*.yaml,
 // examples/traefik/*.yml and the Dockerfile) and check them against the
@@ -6,7 +6,7 @@ package main
 // the health endpoints on the port otpgate listens on, Services and
 // forward-auth addresses must lead to that port, secret files must be
 // mounted, and the otpgate container must run locked down. A setting
-// renamed in config.go, or a manifest edited by hand, fails here rather
+// renamed in the settings, or a manifest edited by hand, fails here rather
 // than in a cluster.
 
 import (
@@ -36,7 +36,7 @@ import (
 )
 
 // deployGlobs are the YAML files checked; each must match at least one file.
-var deployGlobs = []string{"deploy/kubernetes/*.yaml", "examples/traefik/*.yml"}
+var deployGlobs = []string{"../../deploy/kubernetes/*.yaml", "../../examples/traefik/*.yml"}
 
 // identityHeaders are the headers otpgate answers forward-auth with; every
 // proxy configuration must copy all of them onto the request to the app.
@@ -354,7 +354,7 @@ func parseYAMLFile(t *testing.T, file string) []yamlDoc {
 			continue // an empty document, e.g. comments before the first ---
 		}
 		d := yamlDoc{file: filepath.ToSlash(file), index: i, node: &n}
-		if strings.HasPrefix(d.file, "deploy/kubernetes/") {
+		if strings.HasPrefix(d.file, "../../deploy/kubernetes/") {
 			if err := n.Decode(&d.obj); err != nil {
 				t.Fatalf("%s: not a Kubernetes object: %v", d, err)
 			}
@@ -572,7 +572,7 @@ func (c *cluster) otpgateURL(t *testing.T, namespace, raw string) (*workload, in
 // --- Helpers. ---
 
 // configDefault is the default of a Config field, from its struct tag, so
-// the tests follow config.go.
+// the tests follow the settings.
 func configDefault(t *testing.T, field string) string {
 	f, ok := reflect.TypeFor[Config]().FieldByName(field)
 	if !ok {
@@ -638,7 +638,7 @@ func show[T any](p *T) string {
 func TestDeployManifestsParse(t *testing.T) {
 	seen := map[string]string{}
 	for _, d := range loadDeployDocs(t) {
-		if !strings.HasPrefix(d.file, "deploy/kubernetes/") {
+		if !strings.HasPrefix(d.file, "../../deploy/kubernetes/") {
 			continue
 		}
 		if d.obj.APIVersion == "" || d.obj.Kind == "" || d.obj.Metadata.Name == "" {
@@ -683,7 +683,7 @@ func TestDeployEnvVarsKnown(t *testing.T) {
 			if near := nearest(tc.name, knownVariables()); near != "" {
 				hint = " (nearest known: " + near + ")"
 			}
-			t.Errorf("%s: %s: got an unknown variable%s, want one of knownVariables() in config.go", tc.where, tc.name, hint)
+			t.Errorf("%s: %s: got an unknown variable%s, want one of knownVariables()", tc.where, tc.name, hint)
 		})
 	}
 }
@@ -1226,7 +1226,7 @@ func TestDeployTraefik(t *testing.T) {
 	var dynamic *traefikDynamic
 	var staticDoc, dynamicDoc yamlDoc
 	for _, d := range c.docs {
-		if !strings.HasPrefix(d.file, "examples/traefik/") {
+		if !strings.HasPrefix(d.file, "../../examples/traefik/") {
 			continue
 		}
 		switch path.Base(d.file) {
@@ -1243,7 +1243,7 @@ func TestDeployTraefik(t *testing.T) {
 		}
 	}
 	if static == nil || dynamic == nil {
-		t.Fatalf("examples/traefik: got static %v, dynamic %v; want traefik.yml and dynamic.yml", static != nil, dynamic != nil)
+		t.Fatalf("../../examples/traefik: got static %v, dynamic %v; want traefik.yml and dynamic.yml", static != nil, dynamic != nil)
 	}
 	if f := static.Providers.File; f == nil || path.Base(f.Filename) != "dynamic.yml" {
 		t.Errorf("%s: providers.file.filename: got %+v, want a path to dynamic.yml", staticDoc, f)
@@ -1294,7 +1294,7 @@ func TestDeployTraefik(t *testing.T) {
 // TestDeployDockerfile reads the Dockerfile (no Docker here to build it)
 // and checks it against the manifests and the code.
 func TestDeployDockerfile(t *testing.T) {
-	b, err := os.ReadFile("Dockerfile")
+	b, err := os.ReadFile("../../Dockerfile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1349,7 +1349,7 @@ func TestDeployDockerfile(t *testing.T) {
 		}
 	}
 
-	ignore, err := os.ReadFile(".dockerignore")
+	ignore, err := os.ReadFile("../../.dockerignore")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // End-to-end tests of the server limits: the assembled gateway served by
 // serve() on a loopback listener, with a real slapd, held by slow clients

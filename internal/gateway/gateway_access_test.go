@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // End-to-end tests of access decisions that nobody can walk around: each
 // request below was once seen to reach a protected page, in reverse-proxy

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // Server limits: no client, or crowd of clients, may hold otpgate's
 // connections open. Bodies of requests otpgate answers itself must arrive

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // Backup codes end to end: made on a page by a two-factor session, stored
 // as hashes in a real slapd with otpgate's schema, used once in place of

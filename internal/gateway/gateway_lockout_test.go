@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // End-to-end tests of the lockout by identity, the limit of wrong
 // passwords per client address, the sliding SMS budgets and the refund of

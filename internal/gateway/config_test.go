@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"bytes"
@@ -153,7 +153,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 // The README's configuration table and the binary must agree exactly, so
 // operators never read of a variable that does not exist or miss one.
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // End-to-end tests of the reverse-proxy mode: a real slapd, the real
 // gateway over TLS, an app behind it, and an SMS gateway shaped like

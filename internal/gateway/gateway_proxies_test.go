@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // End-to-end tests of the forward-auth mode: otpgate as the sign-in portal
 // and authorization server (no upstream of its own), behind a real nginx
@@ -141,7 +141,7 @@ var proxyKinds = []proxyKind{
 
 func startNginxExample(t *testing.T, e *env) string {
 	addr := webservertest.StartNginx(t, func(listen string) string {
-		return renderExample(t, "examples/nginx/nginx.conf", exampleSite{
+		return renderExample(t, "../../examples/nginx/nginx.conf", exampleSite{
 			Listen: listen, AppHost: fwdAppHost, Otpgate: e.gw.URL, App: e.app.URL})
 	})
 	return "http://" + net.JoinHostPort(fwdAppHost, addrPort(addr))
@@ -149,7 +149,7 @@ func startNginxExample(t *testing.T, e *env) string {
 
 func startCaddyExample(t *testing.T, e *env) string {
 	addr := webservertest.StartCaddy(t, func(listen string) string {
-		return renderExample(t, "examples/caddy/Caddyfile", exampleSite{
+		return renderExample(t, "../../examples/caddy/Caddyfile", exampleSite{
 			AppSite: "http://" + net.JoinHostPort(fwdAppHost, addrPort(listen)),
 			Otpgate: strings.TrimPrefix(e.gw.URL, "http://"), App: strings.TrimPrefix(e.app.URL, "http://")})
 	})

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 // One test per sign-in option (the WSO2 SMS OTP parameters and otpgate's
 // abuse limits), each showing its effect through the HTTP flow.

@@ -1,0 +1,475 @@
+// Package gateway is otpgate assembled: its settings read from the
+// environment, its parts built and wired, the server run and drained. The
+// command in the module's root only calls Main.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/proxy"
+	"github.com/otpgate/otpgate/sms"
+	"github.com/otpgate/otpgate/ui"
+)
+
+// Main is otpgate's command line: it runs until SIGINT or SIGTERM, then
+// drains, and returns the exit status.
+func Main(args, environ []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, args, environ, stdout, stderr)
+}
+
+// Exit statuses: 2 means the configuration is wrong.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitConfig = 2
+)
+
+// run is otpgate's whole life: it serves until ctx ends (SIGTERM), then
+// drains, and returns the exit status.
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	mode := "serve"
+	if len(args) > 0 {
+		mode = args[0]
+	}
+	switch mode {
+	case "serve", "demo":
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, "Usage: otpgate [demo]\n\notpgate is configured with environment variables:")
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		_ = printUsage(tw)
+		_ = tw.Flush()
+		fmt.Fprintln(stdout, "\nThe secrets (LDAP_BIND_PASSWORD, SMS_HEADERS, TWILIO_AUTH_TOKEN, COOKIE_SECRET) may instead be\nread from a file named by the same variable plus _FILE.")
+		fmt.Fprintln(stdout, "`otpgate demo` runs everything locally with an embedded directory and codes printed here.")
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate -help`\n", mode)
+		return exitConfig
+	}
+
+	cfg, loadErr := loadConfig(environ)
+	log := newLogger(stderr, cfg.LogLevel)
+
+	var demoEnv *demoEnvironment
+	if mode == "demo" {
+		if loadErr != nil {
+			fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(loadErr))
+			return exitConfig
+		}
+		var err error
+		if demoEnv, err = startDemo(ctx, &cfg, environ, log); err != nil {
+			fmt.Fprintf(stderr, "otpgate demo: %v\n", err)
+			return exitFailed
+		}
+		defer demoEnv.Close()
+	}
+	// Assemble even when some values did not parse, so that every problem
+	// is reported in this one run.
+	a, err := assemble(cfg, log, stdout, time.Now)
+	if err := errors.Join(loadErr, err); err != nil {
+		fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(err))
+		return exitConfig
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "otpgate: OTPGATE_LISTEN_ADDR: %v\n", err)
+		return exitFailed
+	}
+	if demoEnv != nil {
+		demoEnv.PrintWelcome(stdout, ln.Addr())
+	} else if !cfg.CookieSecure {
+		log.Warn("OTPGATE_COOKIE_SECURE=false: session cookies are sent over plain HTTP; use this only for local testing")
+	}
+	if cfg.MetricsAddr != "" {
+		if err := a.metrics.serve(ctx, cfg.MetricsAddr, log); err != nil {
+			fmt.Fprintf(stderr, "otpgate: OTPGATE_METRICS_ADDR: %v\n", err)
+			return exitFailed
+		}
+	}
+	if cfg.UpstreamURL == "" && demoEnv == nil {
+		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
+	}
+	if err := serve(ctx, ln, a.handler, cfg.serverSettings(a.metrics), log); err != nil {
+		log.Error("server stopped", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+func indent(err error) string {
+	var b []byte
+	for _, line := range splitLines(err.Error()) {
+		b = append(b, "  - "...)
+		b = append(b, line...)
+		b = append(b, '\n')
+	}
+	return string(b[:max(0, len(b)-1)])
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// newLogger logs JSON, or text when a person is watching a terminal.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts))
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// failureFloor is the least time a refused password takes, so that an
+// unknown username (refused before any bind) is not answered faster than a
+// wrong password.
+const failureFloor = 300 * time.Millisecond
+
+// app is otpgate wired from its configuration.
+type app struct {
+	handler http.Handler
+	metrics *metrics
+}
+
+// assemble builds every part from cfg, gathering every problem (the
+// configuration's and each part's own checks) into one error.
+// now is the clock, injectable so tests can expire codes and sessions.
+func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
+	problems := cfg.check()
+	m := newMetrics()
+
+	tlsConfig, _ := cfg.ldapTLS()
+	numberTypes, _ := auth.ParseNumberTypes(cfg.SmsNumberTypes)
+	dir, err := auth.NewLDAP(auth.LDAPConfig{
+		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
+		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
+		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, OTPEnableAttribute: cfg.OtpEnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.LdapMobileAttribute,
+		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
+		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
+		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
+		Timeout: cfg.LdapTimeout, NumberTypes: numberTypes,
+	})
+	problems = append(problems, renameFields(err, ldapFieldVars)...)
+
+	sender, senderProblems := newSender(cfg, log, stdout, m)
+	problems = append(problems, senderProblems...)
+
+	secrets, _ := cfg.cookieSecrets()
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+
+	keys, err := auth.NewKeys(secrets)
+	if err != nil {
+		return nil, problem("COOKIE_SECRET", "%v", err)
+	}
+	alphabet := auth.DigitAlphabet
+	if cfg.OtpAlphanumeric {
+		alphabet = auth.AlphanumericAlphabet
+	}
+	codes, err := auth.NewCodeMaker(cfg.OtpLength, alphabet, keys.CodeKey())
+	if err != nil {
+		return nil, problem("OTP_LENGTH", "%v", err)
+	}
+	store := auth.NewMemoryStore(now)
+	flow := auth.NewFlow(dir, sender, store, codes, auth.FlowConfig{
+		CodeTTL: cfg.OtpTTL, MaxAttempts: cfg.OtpMaxAttempts, Retry: cfg.OtpRetry,
+		Resend: cfg.OtpResend, ResendCooldown: cfg.OtpResendCooldown, MaxSends: cfg.OtpMaxSends,
+		Message: cfg.SmsMessage, Host: cfg.publicHost(), OriginBound: cfg.SmsOriginBound,
+		MaskVisible: cfg.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SmsTimeout,
+		DefaultRegion: cfg.DefaultRegion, NumberTypes: numberTypes,
+		Policy: auth.Policy{Mandatory: cfg.OtpMandatory, ExemptGroups: trimAll(cfg.OtpExemptGroups),
+			RequiredGroups: trimAll(cfg.OtpRequiredGroups)},
+		Lockout: auth.Lockout{MaxFailures: cfg.LockoutMaxFailures, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration,
+			MaxFailuresPerIP: cfg.LockoutMaxFailuresPerIP},
+		Limits: auth.Limits{PerNumber: cfg.SmsLimitPerNumber, PerIP: cfg.SmsLimitPerIP, Global: cfg.SmsLimitGlobal,
+			AllowedCountries: cfg.allowedCountries()},
+		BackupCodes: cfg.BackupCodes, CaptureMobile: cfg.CaptureMobile, CaptureMobileBind: captureBind(cfg),
+		Observer: m,
+	}, log, now)
+	if cfg.CaptureMobile && len(trimAll(cfg.SmsAllowedCountries)) == 0 {
+		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
+			"countries", cfg.allowedCountries())
+	}
+	if cfg.OtpLength < 6 {
+		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
+	}
+	cookie := auth.CookieOptions{Name: cfg.CookieName, Secure: cfg.CookieSecure, Domain: strings.TrimPrefix(cfg.CookieDomain, ".")}
+	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.SessionLifetime, Idle: cfg.SessionIdle, Store: store}, now)
+	if err != nil {
+		return nil, problem("SESSION_LIFETIME", "%v", err)
+	}
+	trusted, _ := proxy.ParseTrustedProxies(cfg.TrustedProxies)
+	rules, _ := cfg.accessRules()
+	pages, err := ui.New(ui.Config{
+		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
+		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
+		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.AllowedRedirectHosts), AllowHTTP: !cfg.CookieSecure},
+		Ready: func(ctx context.Context) error {
+			if err := dir.Ping(ctx); err != nil {
+				return fmt.Errorf("directory: %w", err)
+			}
+			return store.Ping(ctx)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	var upstream, public *url.URL
+	if cfg.UpstreamURL != "" {
+		upstream, _ = url.Parse(cfg.UpstreamURL)
+	}
+	if cfg.PublicURL != "" {
+		public, _ = url.Parse(cfg.PublicURL)
+	}
+	gw, err := proxy.New(proxy.Config{
+		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
+		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
+		IgnoreCase: cfg.AccessRulesIgnoreCase, Hosts: cfg.appHosts(), Identity: cfg.identityHeaders(),
+		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(proxy.NewTransport())),
+	}, pages.CookieNames()...)
+	if err != nil {
+		return nil, problem("UPSTREAM_URL", "%v", err)
+	}
+	// The body deadline wraps everything; the transport lifts it for the
+	// requests that go to the app.
+	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m}, nil
+}
+
+var ldapFieldVars = map[string]string{
+	"URL": "LDAP_URL", "StartTLS": "LDAP_START_TLS", "TLSConfig": "LDAP_CA_FILE", "BindDN": "LDAP_BIND_DN",
+	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
+	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "OTPEnableAttribute": "OTP_ENABLE_ATTRIBUTE", "BackupCodesAttribute": "BACKUP_CODES_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
+	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
+	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
+	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",
+}
+
+// smsHTTPFieldVars names the variables of an http provider whose
+// variables start with prefix (SMS or SMS2).
+func smsHTTPFieldVars(prefix string) map[string]string {
+	return map[string]string{
+		"URL": prefix + "_URL", "Method": prefix + "_METHOD", "Headers": prefix + "_HEADERS", "Payload": prefix + "_PAYLOAD",
+		"SuccessCodes": prefix + "_SUCCESS_CODES", "SuccessMatch": prefix + "_SUCCESS_MATCH",
+	}
+}
+
+var twilioFieldVars = map[string]string{
+	"AccountSID": "TWILIO_ACCOUNT_SID", "AuthToken": "TWILIO_AUTH_TOKEN", "From": "TWILIO_FROM",
+	"MessagingServiceSID": "TWILIO_MESSAGING_SERVICE_SID", "APIURL": "TWILIO_API_URL",
+}
+
+// renameFields turns a part's joined field errors into errors naming the
+// operator's variables.
+func renameFields(err error, vars map[string]string) []error {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	out := make([]error, 0, len(errs))
+	for _, e := range errs {
+		field, text := "", ""
+		var se *sms.ConfigError
+		var le *auth.LDAPConfigError
+		switch {
+		case errors.As(e, &se):
+			field, text = se.Field, se.Problem
+		case errors.As(e, &le):
+			field, text = le.Field, le.Problem
+		}
+		if name, ok := vars[field]; ok {
+			out = append(out, problem(name, "%s", text))
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// newSender builds the configured SMS providers: one, or several tried in
+// order with a circuit breaker each (SMS_PROVIDERS).
+func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.Sender, []error) {
+	names := trimAll(cfg.SmsProviders)
+	if len(names) == 0 {
+		names = []string{cfg.SmsProvider}
+	}
+	var problems []error
+	var named []sms.Named
+	for _, name := range names {
+		s, errs := newProvider(name, cfg, log, stdout)
+		problems = append(problems, errs...)
+		if s != nil {
+			named = append(named, sms.Named{Name: name, Sender: m.sender(name, s)})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	if len(named) == 1 {
+		return named[0].Sender, nil
+	}
+	f, err := sms.NewFailover(sms.FailoverConfig{Timeout: cfg.SmsTimeout, FailureThreshold: cfg.SmsBreakerFailures,
+		OpenFor: cfg.SmsBreakerOpenFor, Log: log}, named...)
+	if err != nil {
+		return nil, []error{problem("SMS_PROVIDERS", "%v", err)}
+	}
+	return f, nil
+}
+
+// newProvider builds one SMS provider by name.
+func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
+	// The sms package makes its own copy of this client that never follows
+	// redirects (a 3xx is a failed send), whatever is set here.
+	client := &http.Client{Timeout: cfg.SmsTimeout}
+	switch name {
+	case "console":
+		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err == nil && !isLoopback(host) {
+			log.Warn("OTPGATE_SMS_PROVIDER=console prints codes to standard output and delivers nothing; " +
+				"do not use it on a non-loopback address (" + cfg.ListenAddr + ") outside development")
+		}
+		return sms.NewConsole(stdout), nil
+	case "http":
+		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.SmsURL, Method: cfg.SmsMethod, Headers: cfg.SmsHeaders,
+			Payload: cfg.SmsPayload, SuccessCodes: cfg.SmsSuccessCodes, SuccessMatch: cfg.SmsSuccessMatch}, client)
+		if err != nil {
+			return nil, renameFields(err, smsHTTPFieldVars("SMS"))
+		}
+		return s, nil
+	case "http2":
+		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.Sms2URL, Method: cfg.Sms2Method, Headers: cfg.Sms2Headers,
+			Payload: cfg.Sms2Payload, SuccessCodes: cfg.Sms2SuccessCodes, SuccessMatch: cfg.Sms2SuccessMatch}, client)
+		if err != nil {
+			return nil, renameFields(err, smsHTTPFieldVars("SMS2"))
+		}
+		return s, nil
+	case "twilio":
+		s, err := sms.NewTwilio(sms.TwilioConfig{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
+			From: cfg.TwilioFrom, MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioApiURL}, client)
+		if err != nil {
+			return nil, renameFields(err, twilioFieldVars)
+		}
+		return s, nil
+	}
+	variable := "SMS_PROVIDER"
+	if len(cfg.SmsProviders) > 0 {
+		variable = "SMS_PROVIDERS"
+	}
+	return nil, []error{problem(variable, "%q: want console, http, http2 or twilio", name)}
+}
+
+// backupAttr is the backup-code attribute, or "" when the feature is off
+// (the directory then refuses every backup-code operation).
+func backupAttr(cfg Config) string {
+	if !cfg.BackupCodes {
+		return ""
+	}
+	return cfg.BackupCodesAttribute
+}
+
+func captureBind(cfg Config) auth.BindAs {
+	if cfg.CaptureMobileBind == "user" {
+		return auth.BindUser
+	}
+	return auth.BindService
+}
+
+func trimAll(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// serverSettings are the server's own settings, beyond its handler.
+type serverSettings struct {
+	idleTimeout     time.Duration
+	shutdownTimeout time.Duration
+	conns           connLimits
+}
+
+func (c *Config) serverSettings(m *metrics) serverSettings {
+	trusted, _ := proxy.ParseTrustedProxies(c.TrustedProxies)
+	return serverSettings{idleTimeout: c.IdleTimeout, shutdownTimeout: c.ShutdownTimeout, conns: connLimits{
+		Max: c.MaxConnections, MaxPerIP: c.MaxConnectionsPerIP, Refused: m.ConnectionRefused,
+		// A trusted reverse proxy carries every client's connections from
+		// one address; capping it per address would cap the whole site.
+		Exempt: func(a netip.Addr) bool {
+			return trusted.Trusts(&http.Request{RemoteAddr: netip.AddrPortFrom(a, 0).String()})
+		},
+	}}
+}
+
+// serve runs the server until ctx ends, then lets requests in flight
+// finish within the shutdown timeout.
+//
+// There is no ReadTimeout or WriteTimeout: they would cut proxied uploads,
+// downloads and WebSockets. Bodies otpgate reads itself have a deadline
+// of their own (bodyDeadline), and connections are capped.
+func serve(ctx context.Context, ln net.Listener, h http.Handler, s serverSettings, log *slog.Logger) error {
+	ln = newConnLimiter(ln, s.conns, log, time.Now)
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       s.idleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("otpgate listening", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", s.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
