@@ -32,15 +32,15 @@ import (
 type HTTPConfig struct {
 	// URL is an absolute http or https URL. Placeholders may appear in the
 	// path and the query, not in the scheme or host.
-	URL string
+	URL string `split_words:"true" desc:"HTTP SMS gateway: URL; $ctx.num and $ctx.msg are replaced"`
 	// Method is GET, POST or PUT (any case); empty means POST.
-	Method string
+	Method string `split_words:"true" default:"POST" desc:"HTTP SMS gateway: GET, POST or PUT"`
 	// Headers holds one "Name: value" per line. Several headers may share a
 	// line separated by ", " where what follows is a header name and a
 	// colon: "Authorization: Basic abc, Content-Type: application/json".
 	// Content-Length and Transfer-Encoding are computed and may not be set.
 	// A Host header sets the request's Host.
-	Headers string
+	Headers string `split_words:"true" file:"true" desc:"HTTP SMS gateway: headers, one 'Name: value' per line (they often carry credentials)"`
 	// Payload is the body template; it must be empty for GET. Its type is
 	// the configured Content-Type: containing "json" means JSON (values are
 	// escaped as string contents, so the template supplies the quotes:
@@ -49,17 +49,17 @@ type HTTPConfig struct {
 	// else is sent with values inserted verbatim. Without a Content-Type,
 	// a payload starting with "{" or "[" is JSON, any other a form, and the
 	// matching Content-Type is sent.
-	Payload string
+	Payload string `split_words:"true" desc:"HTTP SMS gateway: body template with $ctx.num and $ctx.msg"`
 	// SuccessCodes lists the statuses that mean "sent", comma-separated
 	// codes and classes: "200,201" or "2xx,302". Empty means any 2xx.
-	SuccessCodes string
+	SuccessCodes string `split_words:"true" desc:"HTTP SMS gateway: status codes meaning sent, e.g. 200,201 (default: any 2xx)"`
 	// SuccessMatch, when set, is a Go regular expression (RE2 syntax) that
 	// the response body must also match for a send to count as done. It is
 	// for gateways that answer 200 whatever happened and put the outcome in
 	// the body, such as `"status":\s*"ok"` or `^0: Accepted` (Kannel). Only
 	// the first 64 KiB of the body are searched. The match is unanchored and
 	// case-sensitive: add ^ or (?i) as needed.
-	SuccessMatch string
+	SuccessMatch string `split_words:"true" desc:"HTTP SMS gateway: regular expression the response body must match, e.g. ^0: Accepted"`
 }
 
 // HTTP sends messages through a generic HTTP gateway. It is safe for

@@ -15,14 +15,14 @@ import (
 // API (the 2010-04-01 Messages resource).
 type TwilioConfig struct {
 	// AccountSID ("AC...") and AuthToken authenticate with HTTP basic auth.
-	AccountSID string
-	AuthToken  string
+	AccountSID string `split_words:"true" desc:"twilio provider: account SID (AC...)"`
+	AuthToken  string `split_words:"true" file:"true" desc:"twilio provider: auth token"`
 	// Exactly one of From (a Twilio number, short code or alphanumeric
 	// sender ID) and MessagingServiceSID ("MG...") must be set.
-	From                string
-	MessagingServiceSID string
+	From                string `split_words:"true" desc:"twilio provider: sender number, or use TWILIO_MESSAGING_SERVICE_SID"`
+	MessagingServiceSID string `split_words:"true" desc:"twilio provider: messaging service SID (MG...)"`
 	// APIURL overrides "https://api.twilio.com", for tests and proxies.
-	APIURL string
+	APIURL string `envconfig:"API_URL" default:"https://api.twilio.com" desc:"twilio provider: API base URL"`
 }
 
 // Twilio sends messages with Twilio. It is safe for concurrent use.

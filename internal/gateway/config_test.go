@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -17,14 +16,15 @@ import (
 	"github.com/otpgate/otpgate/proxy"
 )
 
-// setEnv sets OTPGATE_ variables for one test and returns the environment
-// as the process would see it.
-func setEnv(t *testing.T, vars map[string]string) []string {
-	t.Helper()
+// setEnv returns vars as an environment (KEY=value pairs) for loadConfig,
+// which reads only what it is given: tests need not touch the process's
+// environment, and so may run in parallel.
+func setEnv(_ *testing.T, vars map[string]string) []string {
+	var environ []string
 	for k, v := range vars {
-		t.Setenv(k, v)
+		environ = append(environ, k+"="+v)
 	}
-	return os.Environ()
+	return environ
 }
 
 func validEnv() map[string]string {
@@ -47,7 +47,7 @@ func TestValidConfigAssembles(t *testing.T) {
 	if _, err := assemble(cfg, discardLogger(), &bytes.Buffer{}, nil); err != nil {
 		t.Fatalf("assemble: %v", err)
 	}
-	if cfg.ListenAddr != ":8080" || cfg.PathPrefix != "/otpgate/" || cfg.OtpLength != 6 || !cfg.CookieSecure || cfg.LdapUserFilter != "(uid={username})" {
+	if cfg.ListenAddr != ":8080" || cfg.PathPrefix != "/otpgate/" || cfg.Auth.Otp.Length != 6 || !cfg.Auth.Cookie.Secure || cfg.Auth.Ldap.UserFilter != "(uid={username})" {
 		t.Fatalf("defaults not applied: %+v", cfg)
 	}
 }
@@ -81,8 +81,19 @@ func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, out)
 		}
 	}
-	if os.Getenv("OTPGATE_OTP_TTL") != "five minutes" {
-		t.Error("loadConfig left the environment changed")
+}
+
+// Settings come from the environment given, never from the process's, so
+// that tests (and anything embedding otpgate) load them side by side.
+func TestLoadReadsOnlyTheGivenEnvironment(t *testing.T) {
+	t.Setenv("OTPGATE_OTP_LENGTH", "7")
+	t.Setenv("OTPGATE_LDAP_ULR", "typo")
+	cfg, err := loadConfig([]string{"OTPGATE_OTP_TTL=2m"})
+	if err != nil {
+		t.Fatalf("loadConfig: %v (the process's variables were read)", err)
+	}
+	if cfg.Auth.Otp.Length != 6 || cfg.Auth.Otp.TTL != 2*time.Minute {
+		t.Errorf("got OTP_LENGTH %d and OTP_TTL %v, want the default 6 and the given 2m", cfg.Auth.Otp.Length, cfg.Auth.Otp.TTL)
 	}
 }
 
@@ -117,8 +128,8 @@ func TestSecretsFromFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.CookieSecret != testSecret(3) {
-		t.Fatalf("COOKIE_SECRET from file = %q, want %q (trailing newline dropped)", cfg.CookieSecret, testSecret(3))
+	if cfg.Auth.Cookie.Secret != testSecret(3) {
+		t.Fatalf("COOKIE_SECRET from file = %q, want %q (trailing newline dropped)", cfg.Auth.Cookie.Secret, testSecret(3))
 	}
 
 	env["OTPGATE_COOKIE_SECRET"] = testSecret(4)
@@ -151,28 +162,21 @@ func TestHelpListsEveryVariable(t *testing.T) {
 }
 
 // The README's configuration table and the binary must agree exactly, so
-// operators never read of a variable that does not exist or miss one.
+// operators never read of a variable that does not exist, miss one, or read
+// a stale default. The table is made from the settings' declarations:
+// paste the wanted table this test prints when they change.
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := regexp.MustCompile("(?m)^\\| `(OTPGATE_[A-Z0-9_]+)`").FindAllStringSubmatch(string(readme), -1)
-	var documented []string
-	for _, r := range rows {
-		documented = append(documented, r[1])
+	want := readmeTable()
+	if !strings.Contains(string(readme), "\n"+want+"\n") {
+		t.Errorf("README's configuration table differs from the settings; want:\n%s", want)
 	}
-	known := knownVariables()
-	slices.Sort(documented)
-	slices.Sort(known)
-	for _, k := range known {
-		if !slices.Contains(documented, k) {
-			t.Errorf("README table lacks %s", k)
-		}
-	}
-	for _, d := range documented {
-		if !slices.Contains(known, d) {
-			t.Errorf("README table documents %s, which otpgate does not read", d)
+	for _, k := range knownVariables() {
+		if !strings.Contains(want, "| `"+k+"` |") {
+			t.Errorf("the table lacks %s", k)
 		}
 	}
 }
@@ -260,7 +264,7 @@ func TestDefaultTrustsLoopbackOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trusted, err := proxy.ParseTrustedProxies(c.TrustedProxies)
+	trusted, err := proxy.ParseTrustedProxies(c.Proxy.TrustedProxies)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,16 +287,18 @@ func TestIdentityAndHostSettingsAreChecked(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{func(c *Config) { c.IdentityHeaderUser = []string{"Remote_User"} }, "OTPGATE_IDENTITY_HEADER_USER: \"Remote_User\""},
-		{func(c *Config) { c.IdentityHeaderUser = []string{"X.User"} }, "OTPGATE_IDENTITY_HEADER_USER: \"X.User\""},
-		{func(c *Config) { c.IdentityHeaderUser = nil }, "OTPGATE_IDENTITY_HEADER_USER: must name at least one header"},
-		{func(c *Config) { c.IdentityHeaderEmail = []string{"Cookie"} }, "OTPGATE_IDENTITY_HEADER_EMAIL: \"Cookie\" is a header"},
-		{func(c *Config) { c.IdentityHeaderName = []string{"remote-user"} }, "OTPGATE_IDENTITY_HEADER_NAME: \"remote-user\" is also named in OTPGATE_IDENTITY_HEADER_USER"},
-		{func(c *Config) { c.Hosts = []string{"app.example.com:443"} }, "OTPGATE_HOSTS: \"app.example.com:443\" is not a host name"},
-		{func(c *Config) { c.Hosts = []string{"app.example.com,x"} }, "OTPGATE_HOSTS"},
-		{func(c *Config) { c.UpstreamURL, c.AccessRules = "http://127.0.0.1:3000", "app.example.com /x deny" }, "OTPGATE_HOSTS: required in reverse-proxy mode because ACCESS_RULES line 1 names host \"app.example.com\""},
-		{func(c *Config) { c.AccessRules = "* /a/../b deny" }, "OTPGATE_ACCESS_RULES: line 1, column 3"},
-		{func(c *Config) { c.AccessRules = "* /a//b deny" }, "OTPGATE_ACCESS_RULES: line 1, column 3"},
+		{func(c *Config) { c.Proxy.IdentityHeader.User = []string{"Remote_User"} }, "OTPGATE_IDENTITY_HEADER_USER: \"Remote_User\""},
+		{func(c *Config) { c.Proxy.IdentityHeader.User = []string{"X.User"} }, "OTPGATE_IDENTITY_HEADER_USER: \"X.User\""},
+		{func(c *Config) { c.Proxy.IdentityHeader.User = nil }, "OTPGATE_IDENTITY_HEADER_USER: must name at least one header"},
+		{func(c *Config) { c.Proxy.IdentityHeader.Email = []string{"Cookie"} }, "OTPGATE_IDENTITY_HEADER_EMAIL: \"Cookie\" is a header"},
+		{func(c *Config) { c.Proxy.IdentityHeader.Name = []string{"remote-user"} }, "OTPGATE_IDENTITY_HEADER_NAME: \"remote-user\" is also named in OTPGATE_IDENTITY_HEADER_USER"},
+		{func(c *Config) { c.Proxy.Hosts = []string{"app.example.com:443"} }, "OTPGATE_HOSTS: \"app.example.com:443\" is not a host name"},
+		{func(c *Config) { c.Proxy.Hosts = []string{"app.example.com,x"} }, "OTPGATE_HOSTS"},
+		{func(c *Config) {
+			c.Proxy.UpstreamURL, c.Proxy.AccessRules = "http://127.0.0.1:3000", "app.example.com /x deny"
+		}, "OTPGATE_HOSTS: required in reverse-proxy mode because ACCESS_RULES line 1 names host \"app.example.com\""},
+		{func(c *Config) { c.Proxy.AccessRules = "* /a/../b deny" }, "OTPGATE_ACCESS_RULES: line 1, column 3"},
+		{func(c *Config) { c.Proxy.AccessRules = "* /a//b deny" }, "OTPGATE_ACCESS_RULES: line 1, column 3"},
 	} {
 		c, err := loadConfig(setEnv(t, validEnv()))
 		if err != nil {

@@ -43,13 +43,13 @@ func startDemo(ctx context.Context, cfg *Config, environ []string, log *slog.Log
 	if !isSet(environ, "OTPGATE_LISTEN_ADDR") {
 		cfg.ListenAddr = "127.0.0.1:8080"
 	}
-	cfg.UpstreamURL = "http://" + ln.Addr().String()
-	cfg.LdapURL, cfg.LdapStartTLS, cfg.LdapCAFile = dir.URL, false, ""
-	cfg.LdapBindDN, cfg.LdapBindPassword, cfg.LdapBaseDN = dir.BindDN, dir.BindPassword, dir.BaseDN
-	cfg.LdapUserFilter = "(uid={username})"
-	cfg.SmsProvider = "console"
-	cfg.CookieSecret = base64.StdEncoding.EncodeToString(secret)
-	cfg.CookieSecure = false
+	cfg.Proxy.UpstreamURL = "http://" + ln.Addr().String()
+	cfg.Auth.Ldap.URL, cfg.Auth.Ldap.StartTLS, cfg.Auth.Ldap.CAFile = dir.URL, false, ""
+	cfg.Auth.Ldap.BindDN, cfg.Auth.Ldap.BindPassword, cfg.Auth.Ldap.BaseDN = dir.BindDN, dir.BindPassword, dir.BaseDN
+	cfg.Auth.Ldap.UserFilter = "(uid={username})"
+	cfg.SMS.Provider = "console"
+	cfg.Auth.Cookie.Secret = base64.StdEncoding.EncodeToString(secret)
+	cfg.Auth.Cookie.Secure = false
 	return &demoEnvironment{dir: dir, app: app}, nil
 }
 

@@ -17,7 +17,6 @@ import (
 // TestDemoSignIn runs `otpgate demo` as the README's first command does and
 // signs in with the printed credentials and the code printed on the console.
 func TestDemoSignIn(t *testing.T) {
-	t.Setenv("OTPGATE_LISTEN_ADDR", "127.0.0.1:0")
 	stdout := &testserver.Output{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

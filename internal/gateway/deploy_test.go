@@ -21,7 +21,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -32,6 +31,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/otpgate/otpgate/internal/setting"
 	"github.com/otpgate/otpgate/proxy"
 )
 
@@ -395,11 +395,11 @@ type workload struct {
 func (w *workload) String() string { return w.doc.String() }
 
 // setting is the value of an OTPGATE_ variable for w, or its default.
-func (w *workload) setting(t *testing.T, name, field string) string {
+func (w *workload) setting(t *testing.T, name string) string {
 	if v, ok := w.env[name]; ok {
 		return v
 	}
-	return configDefault(t, field)
+	return configDefault(t, name)
 }
 
 type cluster struct {
@@ -430,8 +430,8 @@ func loadCluster(t *testing.T) *cluster {
 			t.Fatalf("%s: got no container named %q, want one (every Deployment here runs otpgate)", d, otpgateContainer)
 		}
 		w.env = c.containerEnv(t, w.namespace, w.otpgate)
-		w.prefix = w.setting(t, "OTPGATE_PATH_PREFIX", "PathPrefix")
-		addr := w.setting(t, "OTPGATE_LISTEN_ADDR", "ListenAddr")
+		w.prefix = w.setting(t, "OTPGATE_PATH_PREFIX")
+		addr := w.setting(t, "OTPGATE_LISTEN_ADDR")
 		w.listenPort = portOf(t, w.String()+": OTPGATE_LISTEN_ADDR", addr)
 		c.workloads = append(c.workloads, w)
 	}
@@ -573,12 +573,17 @@ func (c *cluster) otpgateURL(t *testing.T, namespace, raw string) (*workload, in
 
 // configDefault is the default of a Config field, from its struct tag, so
 // the tests follow the settings.
-func configDefault(t *testing.T, field string) string {
-	f, ok := reflect.TypeFor[Config]().FieldByName(field)
-	if !ok {
-		t.Fatalf("Config has no field %s", field)
+func configDefault(t *testing.T, variable string) string {
+	var c Config
+	for _, spec := range c.specs() {
+		for _, v := range setting.Vars(envPrefix, spec) {
+			if v.Key == variable {
+				return v.Default
+			}
+		}
 	}
-	return f.Tag.Get("default")
+	t.Fatalf("otpgate reads no %s", variable)
+	return ""
 }
 
 func portOf(t *testing.T, what, hostport string) int {
@@ -680,7 +685,7 @@ func TestDeployEnvVarsKnown(t *testing.T) {
 				return
 			}
 			hint := ""
-			if near := nearest(tc.name, knownVariables()); near != "" {
+			if near := setting.Nearest(tc.name, knownVariables()); near != "" {
 				hint = " (nearest known: " + near + ")"
 			}
 			t.Errorf("%s: %s: got an unknown variable%s, want one of knownVariables()", tc.where, tc.name, hint)
@@ -752,7 +757,7 @@ func TestDeployOtpgateContainer(t *testing.T) {
 					t.Errorf("%s: %s port: got %s (container port %d), want OTPGATE_LISTEN_ADDR's port %d", w, name, p.HTTPGet.Port, port, w.listenPort)
 				}
 			}
-			ldapTimeout, err := time.ParseDuration(w.setting(t, "OTPGATE_LDAP_TIMEOUT", "LdapTimeout"))
+			ldapTimeout, err := time.ParseDuration(w.setting(t, "OTPGATE_LDAP_TIMEOUT"))
 			if err == nil && w.otpgate.ReadinessProbe != nil {
 				got := time.Duration(max(w.otpgate.ReadinessProbe.TimeoutSeconds, 1)) * time.Second
 				if got <= ldapTimeout {
@@ -869,7 +874,7 @@ func TestDeployOtpgateContainer(t *testing.T) {
 			}
 		}},
 		{"shutdown fits the grace period", func(t *testing.T, w *workload) {
-			timeout, err := time.ParseDuration(w.setting(t, "OTPGATE_SHUTDOWN_TIMEOUT", "ShutdownTimeout"))
+			timeout, err := time.ParseDuration(w.setting(t, "OTPGATE_SHUTDOWN_TIMEOUT"))
 			if err != nil {
 				t.Fatalf("%s: OTPGATE_SHUTDOWN_TIMEOUT: %v", w, err)
 			}
@@ -929,12 +934,6 @@ func TestDeployConfigValid(t *testing.T) {
 	}
 	for _, w := range c.workloads {
 		t.Run(w.doc.obj.id(), func(t *testing.T) {
-			for _, kv := range os.Environ() {
-				if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, envPrefix+"_") {
-					t.Setenv(k, "") // restored after the test
-					os.Unsetenv(k)
-				}
-			}
 			dir := t.TempDir()
 			var environ []string
 			for k, v := range w.env {
@@ -951,7 +950,6 @@ func TestDeployConfigValid(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				t.Setenv(k, v)
 				environ = append(environ, k+"="+v)
 			}
 			cfg, err := loadConfig(environ)
@@ -1130,8 +1128,8 @@ func (o k8sObject) Annotations() map[string]string {
 // Middleware and in the file-provider example, and that routes use it.
 func TestDeployTraefik(t *testing.T) {
 	c := loadCluster(t)
-	defaultPrefix := configDefault(t, "PathPrefix")
-	cookie := "__Secure-" + configDefault(t, "CookieName")
+	defaultPrefix := configDefault(t, "OTPGATE_PATH_PREFIX")
+	cookie := "__Secure-" + configDefault(t, "OTPGATE_COOKIE_NAME")
 
 	checkForwardAuth := func(t *testing.T, where string, fa *forwardAuthConfig, prefix, cookie string) {
 		u, err := url.Parse(fa.Address)
@@ -1177,7 +1175,7 @@ func TestDeployTraefik(t *testing.T) {
 			if cp != w.listenPort {
 				t.Errorf("%s: forwardAuth.address port: got container port %d, want otpgate's listen port %d", d, cp, w.listenPort)
 			}
-			name := w.setting(t, "OTPGATE_COOKIE_NAME", "CookieName")
+			name := w.setting(t, "OTPGATE_COOKIE_NAME")
 			if w.env["OTPGATE_COOKIE_DOMAIN"] != "" {
 				name = "__Secure-" + name
 			} else {
@@ -1327,7 +1325,7 @@ func TestDeployDockerfile(t *testing.T) {
 	if len(froms) > 0 {
 		last = froms[len(froms)-1]
 	}
-	listen := portOf(t, "Config.ListenAddr default", configDefault(t, "ListenAddr"))
+	listen := portOf(t, "Config.ListenAddr default", configDefault(t, "OTPGATE_LISTEN_ADDR"))
 	modIdx := slices.IndexFunc(instr, regexp.MustCompile(`^RUN .*go mod download`).MatchString)
 	srcIdx := slices.IndexFunc(instr, regexp.MustCompile(`^COPY \. `).MatchString)
 	cases := []struct {

@@ -62,8 +62,8 @@ func reachedProtected(r response) (string, bool) {
 
 func TestAccessCannotBeWalkedAroundInReverseProxyMode(t *testing.T) {
 	e := startEnv(t, func(c *Config) {
-		c.AccessRules = accessRules
-		c.Hosts = []string{fwdAppHost}
+		c.Proxy.AccessRules = accessRules
+		c.Proxy.Hosts = []string{fwdAppHost}
 	})
 	host := fwdAppHost + ":" + e.gwURL(t).Port()
 	anon, alice, carol := e.browserAt(host), e.browserAt(host), e.browserAt(host)
@@ -164,11 +164,11 @@ func TestOwnCookiesNeverReachTheApp(t *testing.T) {
 // those names, in any spelling, never reaches the app.
 func TestIdentityHeaderNamesAreConfigurable(t *testing.T) {
 	e := startEnv(t, func(c *Config) {
-		c.IdentityHeaderUser = []string{"X-WEBAUTH-USER", "X-Forwarded-User"}
-		c.IdentityHeaderEmail = []string{"X-WEBAUTH-EMAIL"}
-		c.IdentityHeaderName = nil
-		c.IdentityHeaderGroups = []string{"X-Forwarded-Groups"}
-		c.IdentityHeaderAuthLevel = nil
+		c.Proxy.IdentityHeader.User = []string{"X-WEBAUTH-USER", "X-Forwarded-User"}
+		c.Proxy.IdentityHeader.Email = []string{"X-WEBAUTH-EMAIL"}
+		c.Proxy.IdentityHeader.Name = nil
+		c.Proxy.IdentityHeader.Groups = []string{"X-Forwarded-Groups"}
+		c.Proxy.IdentityHeader.AuthLevel = nil
 	})
 	b := e.browser()
 	b.signIn(slapdtest.Alice, "/")
@@ -224,7 +224,7 @@ func TestForwardAuthCannotBeWalkedAround(t *testing.T) {
 	for _, p := range proxyKinds {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			e := startForwardAuthEnv(t, func(c *Config) { c.AccessRules = accessRules })
+			e := startForwardAuthEnv(t, func(c *Config) { c.Proxy.AccessRules = accessRules })
 			app := p.start(t, e)
 			carol := e.siteBrowser()
 			carol.signIn(slapdtest.Carol, app+"/")
@@ -254,7 +254,7 @@ func TestForwardAuthCannotBeWalkedAround(t *testing.T) {
 // per header, a host with nothing but a host in it, and the host pinned
 // by the proxy's configuration.
 func TestForwardAuthReadsTheOriginalStrictly(t *testing.T) {
-	e := startForwardAuthEnv(t, func(c *Config) { c.AccessRules = accessRules })
+	e := startForwardAuthEnv(t, func(c *Config) { c.Proxy.AccessRules = accessRules })
 	alice := signedInCookie(t, e, slapdtest.Alice)
 	fa := func(extra ...string) []string {
 		return append([]string{"X-Forwarded-Method", "GET", "X-Forwarded-Proto", "https", "X-Forwarded-Uri", "/report", "Cookie", alice}, extra...)
@@ -294,7 +294,7 @@ func (b *browser) sessionCookie() string {
 		u.Host = b.host
 	}
 	for _, c := range b.client.Jar.Cookies(u) {
-		if strings.HasSuffix(c.Name, b.e.config.CookieName) {
+		if strings.HasSuffix(c.Name, b.e.config.Auth.Cookie.Name) {
 			return c.Name + "=" + c.Value
 		}
 	}

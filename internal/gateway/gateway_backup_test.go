@@ -27,7 +27,7 @@ func startBackupEnv(t *testing.T, edit ...func(*Config)) *env {
 	t.Helper()
 	opts := []slapdtest.Option{slapdtest.WithSchema(auth.BackupCodeSchema),
 		slapdtest.WithUserObjectClass(auth.BackupCodeObjectClass), slapdtest.WithServiceWrite(auth.BackupCodeAttribute)}
-	on := func(c *Config) { c.BackupCodes, c.BackupCodesAttribute = true, auth.BackupCodeAttribute }
+	on := func(c *Config) { c.Auth.BackupCodes, c.Auth.BackupCodesAttribute = true, auth.BackupCodeAttribute }
 	return startEnvWithDirectory(t, opts, append([]func(*Config){on}, edit...)...)
 }
 
@@ -175,7 +175,7 @@ func TestBackupCodesShareTries(t *testing.T) {
 
 func TestBackupCodesNeedTwoFactorSession(t *testing.T) {
 	// Staff sign in with the password alone; Bob is staff, with no mobile.
-	e := startBackupEnv(t, func(c *Config) { c.OtpExemptGroups = []string{"staff"} })
+	e := startBackupEnv(t, func(c *Config) { c.Auth.Otp.ExemptGroups = []string{"staff"} })
 	bob := slapdtest.Bob
 	anonymous := e.browser()
 	oneFactor := e.browser()

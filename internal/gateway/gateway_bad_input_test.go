@@ -90,7 +90,7 @@ func TestSMSGatewayFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := startEnv(t, func(c *Config) { c.SmsTimeout = 500 * time.Millisecond })
+			e := startEnv(t, func(c *Config) { c.SMS.Timeout = 500 * time.Millisecond })
 			e.sms.set(tt.status, tt.delay)
 			if tt.down {
 				e.sms.srv.Close()
@@ -286,7 +286,7 @@ func TestRedirectAfterSignInStaysOnSite(t *testing.T) {
 func TestClientIdentityHeadersAreReplaced(t *testing.T) {
 	// The test client (127.0.0.1) is not a trusted proxy here, so its
 	// X-Forwarded-For must not be believed.
-	e := startEnv(t, func(c *Config) { c.TrustedProxies = []string{"192.0.2.1"} })
+	e := startEnv(t, func(c *Config) { c.Proxy.TrustedProxies = []string{"192.0.2.1"} })
 	b := e.browser()
 	b.signIn(slapdtest.Carol, "/")
 	seen := b.appSaw("/", "Remote-User", "admin", "Remote_User", "admin", "remote-groups", "admins", "Remote-Email", "admin@example.org", "X-Forwarded-For", "10.9.9.9")

@@ -46,7 +46,7 @@ func TestCaptureMobile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEnvWithDirectory(t, tt.dirOpts, func(c *Config) {
-				c.CaptureMobile, c.CaptureMobileBind, c.DefaultRegion = true, tt.bind, "GB"
+				c.Auth.CaptureMobile, c.Auth.CaptureMobileBind, c.Auth.DefaultRegion = true, tt.bind, "GB"
 			})
 			b := e.browser()
 			bob := slapdtest.Bob
@@ -157,8 +157,8 @@ func TestCaptureNotOfferedForRefusedNumber(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithServiceMobileWrite()}, func(c *Config) {
-				c.CaptureMobile, c.DefaultRegion = true, "GB"
-				c.OtpMandatory = true
+				c.Auth.CaptureMobile, c.Auth.DefaultRegion = true, "GB"
+				c.Auth.Otp.Mandatory = true
 			})
 			bob := slapdtest.Bob
 			setDirectoryMobile(t, e, bob, tt.number)
@@ -207,7 +207,7 @@ func TestCaptureOnlyToAllowedCountries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithServiceMobileWrite()}, func(c *Config) {
-				c.CaptureMobile, c.DefaultRegion, c.SmsAllowedCountries = true, "GB", tt.countries
+				c.Auth.CaptureMobile, c.Auth.DefaultRegion, c.Auth.Sms.AllowedCountries = true, "GB", tt.countries
 			})
 			bob := slapdtest.Bob
 			b := e.browser()
@@ -248,7 +248,7 @@ func TestCaptureOnlyToAllowedCountries(t *testing.T) {
 // A refused typed number is explained in one sentence, never twice over.
 func TestCaptureRefusalWording(t *testing.T) {
 	e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithServiceMobileWrite()}, func(c *Config) {
-		c.CaptureMobile, c.DefaultRegion = true, "GB"
+		c.Auth.CaptureMobile, c.Auth.DefaultRegion = true, "GB"
 	})
 	b := e.browser()
 	b.password(slapdtest.Bob.Username, slapdtest.Bob.Password, "/")
@@ -290,7 +290,7 @@ func TestNumberTypesSetting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := startEnv(t, func(c *Config) {
 				if tt.types != nil {
-					c.SmsNumberTypes = tt.types
+					c.Auth.Sms.NumberTypes = tt.types
 				}
 			})
 			alice := slapdtest.Alice

@@ -16,8 +16,8 @@ import (
 func TestSignInThroughKannel(t *testing.T) {
 	k := kanneltest.Start(t)
 	e := startEnv(t, func(c *Config) {
-		c.SmsProvider, c.SmsURL, c.SmsMethod, c.SmsHeaders, c.SmsPayload = "http", k.SendURL, "GET", "", ""
-		c.SmsSuccessMatch = "^0: Accepted"
+		c.SMS.Provider, c.SMS.URL, c.SMS.Method, c.SMS.Headers, c.SMS.Payload = "http", k.SendURL, "GET", "", ""
+		c.SMS.SuccessMatch = "^0: Accepted"
 	})
 	b := e.browser()
 	alice := slapdtest.Alice
@@ -42,9 +42,9 @@ func TestFailoverToSecondGateway(t *testing.T) {
 	down := k.SendURL
 	k.Stop()
 	e := startEnv(t, func(c *Config) {
-		c.Sms2URL, c.Sms2Method, c.Sms2Headers, c.Sms2Payload = c.SmsURL, c.SmsMethod, c.SmsHeaders, c.SmsPayload
-		c.SmsURL, c.SmsMethod, c.SmsHeaders, c.SmsPayload = down, "GET", "", ""
-		c.SmsProviders = []string{"http", "http2"}
+		c.SMS2.URL, c.SMS2.Method, c.SMS2.Headers, c.SMS2.Payload = c.SMS.URL, c.SMS.Method, c.SMS.Headers, c.SMS.Payload
+		c.SMS.URL, c.SMS.Method, c.SMS.Headers, c.SMS.Payload = down, "GET", "", ""
+		c.SMS.Providers = []string{"http", "http2"}
 	})
 	e.browser().signIn(slapdtest.Alice, "/")
 	if n := len(e.sms.sent()); n != 1 {

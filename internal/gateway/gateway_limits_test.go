@@ -37,7 +37,7 @@ func startServed(t *testing.T, app http.Handler, edit ...func(*Config)) (*env, s
 	e.app = httptest.NewServer(app)
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, e.app.URL)
-	e.config.CookieSecure = false // plain HTTP, as behind a TLS-terminating proxy
+	e.config.Auth.Cookie.Secure = false // plain HTTP, as behind a TLS-terminating proxy
 	for _, f := range edit {
 		f(&e.config)
 	}
@@ -166,7 +166,7 @@ func TestSlowClientsAreCutWhileSignInWorks(t *testing.T) {
 	e, addr := startServed(t, echoApp(), func(c *Config) {
 		c.BodyReadTimeout = timeout
 		// The sign-in must not fail for a slow test machine.
-		c.SmsTimeout, c.LdapTimeout = 30*time.Second, 30*time.Second
+		c.SMS.Timeout, c.Auth.Ldap.Timeout = 30*time.Second, 30*time.Second
 	})
 
 	type cut struct {
@@ -302,8 +302,8 @@ func TestBodyTimeoutIsTheConfiguredOne(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The directory is never reached: the form never arrives.
-			cfg.LdapURL, cfg.LdapBindDN, cfg.LdapBindPassword = "ldap://127.0.0.1:1", "cn=otpgate,dc=example,dc=org", "x"
-			cfg.LdapBaseDN, cfg.CookieSecret, cfg.BodyReadTimeout = "dc=example,dc=org", testSecret(1), timeout
+			cfg.Auth.Ldap.URL, cfg.Auth.Ldap.BindDN, cfg.Auth.Ldap.BindPassword = "ldap://127.0.0.1:1", "cn=otpgate,dc=example,dc=org", "x"
+			cfg.Auth.Ldap.BaseDN, cfg.Auth.Cookie.Secret, cfg.BodyReadTimeout = "dc=example,dc=org", testSecret(1), timeout
 			log := discardLogger()
 			a, err := assemble(cfg, log, io.Discard, time.Now)
 			if err != nil {
@@ -462,7 +462,7 @@ func TestConnectionCaps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.TrustedProxies = tt.max, tt.perIP, tt.trusted
+			cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.Proxy.TrustedProxies = tt.max, tt.perIP, tt.trusted
 			m := newMetrics()
 			logs := &testserver.Output{}
 			addr := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

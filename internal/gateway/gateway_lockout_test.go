@@ -105,8 +105,8 @@ func TestLockoutHoldsAcrossLookalikeSpellings(t *testing.T) {
 
 func TestWrongPasswordsLimitedPerAddress(t *testing.T) {
 	e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithLDIF(usLDIF(6))}, func(c *Config) {
-		c.LockoutMaxFailuresPerIP = 4
-		c.TrustedProxies = []string{"127.0.0.9/32"} // one proxy in front
+		c.Auth.Lockout.MaxFailuresPerIP = 4
+		c.Proxy.TrustedProxies = []string{"127.0.0.9/32"} // one proxy in front
 	})
 	b := e.browserFrom("127.0.0.2")
 	for i := 1; i <= 4; i++ {
@@ -148,7 +148,7 @@ func TestWrongPasswordsLimitedPerAddress(t *testing.T) {
 }
 
 func TestSMSBudgetsSlide(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.SmsLimitPerNumber = 2 })
+	e := startEnv(t, func(c *Config) { c.Auth.Sms.LimitPerNumber = 2 })
 	alice := slapdtest.Alice
 	start := e.clock.Now()
 	steps := []struct {
@@ -177,7 +177,7 @@ func TestSMSBudgetsSlide(t *testing.T) {
 }
 
 func TestFailedSendsAreRefunded(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.SmsLimitPerNumber, c.SmsLimitPerIP, c.SmsLimitGlobal = 2, 2, 2 })
+	e := startEnv(t, func(c *Config) { c.Auth.Sms.LimitPerNumber, c.Auth.Sms.LimitPerIP, c.Auth.Sms.LimitGlobal = 2, 2, 2 })
 	alice := slapdtest.Alice
 	e.sms.set(http.StatusInternalServerError, 0)
 	for i := range 10 {

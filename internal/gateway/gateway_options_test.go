@@ -16,7 +16,7 @@ import (
 )
 
 func TestRetryOff(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.OtpRetry = false })
+	e := startEnv(t, func(c *Config) { c.Auth.Otp.Retry = false })
 	b := e.browser()
 	b.password(slapdtest.Alice.Username, slapdtest.Alice.Password, "/")
 	code := e.sms.lastCode(slapdtest.Alice.Mobile)
@@ -82,7 +82,7 @@ func TestResend(t *testing.T) {
 }
 
 func TestResendOff(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.OtpResend = false })
+	e := startEnv(t, func(c *Config) { c.Auth.Otp.Resend = false })
 	b := e.browser()
 	b.password(slapdtest.Alice.Username, slapdtest.Alice.Password, "/")
 	if page := b.get("/otpgate/code"); strings.Contains(page.body, "Send a new code") {
@@ -111,7 +111,7 @@ func TestCodeShape(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := startEnv(t, func(c *Config) { c.OtpLength, c.OtpAlphanumeric = tt.length, tt.alnum })
+			e := startEnv(t, func(c *Config) { c.Auth.Otp.Length, c.Auth.Otp.Alphanumeric = tt.length, tt.alnum })
 			b := e.browser()
 			b.password(slapdtest.Alice.Username, slapdtest.Alice.Password, "/")
 			code := e.sms.lastCode(slapdtest.Alice.Mobile)
@@ -130,7 +130,7 @@ func TestCodeShape(t *testing.T) {
 
 func TestLockout(t *testing.T) {
 	e := startEnv(t, func(c *Config) {
-		c.LockoutMaxFailures, c.LockoutWindow, c.LockoutDuration = 3, 15*time.Minute, 15*time.Minute
+		c.Auth.Lockout.MaxFailures, c.Auth.Lockout.Window, c.Auth.Lockout.Duration = 3, 15*time.Minute, 15*time.Minute
 	})
 	alice := slapdtest.Alice
 	b := e.browser()
@@ -159,7 +159,7 @@ func TestLockout(t *testing.T) {
 }
 
 func TestLockoutCoversUnknownUsers(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.LockoutMaxFailures = 2 })
+	e := startEnv(t, func(c *Config) { c.Auth.Lockout.MaxFailures = 2 })
 	b := e.browser()
 	b.password("nobody", "x1", "/")
 	if r := b.password("nobody", "x2", "/"); !strings.Contains(r.body, "Account locked") {
@@ -188,7 +188,7 @@ func appLevel(t *testing.T, e *env, u slapdtest.User) string {
 }
 
 func TestNotMandatory(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.OtpMandatory = false })
+	e := startEnv(t, func(c *Config) { c.Auth.Otp.Mandatory = false })
 	if got := appLevel(t, e, slapdtest.Bob); got != "1" {
 		t.Errorf("bob (no mobile) with OTP_MANDATORY=false: Remote-Auth-Level %q, want 1", got)
 	}
@@ -203,7 +203,9 @@ func TestNotMandatory(t *testing.T) {
 func TestExemptAndRequiredGroups(t *testing.T) {
 	// Alice is in staff and admins, Bob only in staff (and has no mobile),
 	// Carol in no group.
-	e := startEnv(t, func(c *Config) { c.OtpExemptGroups, c.OtpRequiredGroups = []string{"staff"}, []string{"admins"} })
+	e := startEnv(t, func(c *Config) {
+		c.Auth.Otp.ExemptGroups, c.Auth.Otp.RequiredGroups = []string{"staff"}, []string{"admins"}
+	})
 	if got := appLevel(t, e, slapdtest.Bob); got != "1" {
 		t.Errorf("bob (exempt staff): level %q, want 1", got)
 	}
@@ -216,14 +218,14 @@ func TestExemptAndRequiredGroups(t *testing.T) {
 }
 
 func TestRequiredGroupOverridesNotMandatory(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.OtpMandatory, c.OtpRequiredGroups = false, []string{"staff"} })
+	e := startEnv(t, func(c *Config) { c.Auth.Otp.Mandatory, c.Auth.Otp.RequiredGroups = false, []string{"staff"} })
 	if r := e.browser().password(slapdtest.Bob.Username, slapdtest.Bob.Password, "/"); r.status != http.StatusForbidden {
 		t.Fatalf("bob (required group, no mobile): %d, want 403", r.status)
 	}
 }
 
 func TestMaskVisibleDigits(t *testing.T) {
-	e := startEnv(t, func(c *Config) { c.MaskVisibleDigits = 2 })
+	e := startEnv(t, func(c *Config) { c.Auth.MaskVisibleDigits = 2 })
 	b := e.browser()
 	b.password(slapdtest.Alice.Username, slapdtest.Alice.Password, "/")
 	page := html.UnescapeString(b.get("/otpgate/code").body)
@@ -238,8 +240,8 @@ func TestMaskVisibleDigits(t *testing.T) {
 func TestMessageHostAndOriginBound(t *testing.T) {
 	e := startEnv(t, func(c *Config) {
 		c.PublicURL = "https://auth.example.com"
-		c.SmsMessage = "Your sign-in code is {code} for {host}. It expires in {ttl}."
-		c.SmsOriginBound = true
+		c.Auth.Sms.Message = "Your sign-in code is {code} for {host}. It expires in {ttl}."
+		c.Auth.Sms.OriginBound = true
 	})
 	e.browser().password(slapdtest.Alice.Username, slapdtest.Alice.Password, "/")
 	code := e.sms.lastCode(slapdtest.Alice.Mobile)
@@ -267,9 +269,9 @@ func usUser(i int) slapdtest.User {
 // numbers and client addresses) and checks exactly which were sent.
 func TestSMSPumping(t *testing.T) {
 	e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithLDIF(usLDIF(6))}, func(c *Config) {
-		c.SmsLimitPerNumber, c.SmsLimitPerIP, c.SmsLimitGlobal = 2, 3, 5
-		c.SmsAllowedCountries = []string{"US"}
-		c.LockoutMaxFailures = 0
+		c.Auth.Sms.LimitPerNumber, c.Auth.Sms.LimitPerIP, c.Auth.Sms.LimitGlobal = 2, 3, 5
+		c.Auth.Sms.AllowedCountries = []string{"US"}
+		c.Auth.Lockout.MaxFailures = 0
 	})
 	steps := []struct {
 		from   string
@@ -317,7 +319,7 @@ func TestEnableAttribute(t *testing.T) {
 	// FALSE, Alice's TRUE, Carol has none.
 	ldif := "dn: uid=erin," + slapdtest.PeopleDN + "\nobjectClass: inetOrgPerson\nuid: erin\ncn: Erin\nsn: E\nemployeeType: FALSE\nuserPassword: erin-secret\n\n" +
 		"dn: uid=frank," + slapdtest.PeopleDN + "\nobjectClass: inetOrgPerson\nuid: frank\ncn: Frank\nsn: F\nemployeeType: TRUE\nmobile: +15550100199\nuserPassword: frank-secret\n"
-	e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithLDIF(ldif)}, func(c *Config) { c.OtpEnableAttribute = "employeeType" })
+	e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithLDIF(ldif)}, func(c *Config) { c.Auth.Otp.EnableAttribute = "employeeType" })
 	erin := slapdtest.User{Username: "erin", Password: "erin-secret"}
 	frank := slapdtest.User{Username: "frank", Password: "frank-secret", Mobile: "+15550100199"}
 	if got := appLevel(t, e, erin); got != "1" {

@@ -73,9 +73,9 @@ func startForwardAuthEnv(t *testing.T, edit ...func(*Config)) *env {
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, "")
 	e.config.PublicURL = fmt.Sprintf("http://%s:%d", fwdPortalHost, ln.Addr().(*net.TCPAddr).Port)
-	e.config.CookieDomain = fwdDomain
-	e.config.CookieSecure = false
-	e.config.AccessRules = forwardAuthRules
+	e.config.Auth.Cookie.Domain = fwdDomain
+	e.config.Auth.Cookie.Secure = false
+	e.config.Proxy.AccessRules = forwardAuthRules
 	for _, f := range edit {
 		f(&e.config)
 	}
@@ -703,7 +703,7 @@ func TestNginxAuthRequestProtocol(t *testing.T) {
 // proxies may ask: from anyone else, even with a good session, the answer
 // is 403, never 200.
 func TestForwardAuthUntrustedAsker(t *testing.T) {
-	e := startForwardAuthEnv(t, func(c *Config) { c.TrustedProxies = []string{"192.0.2.1/32", "10.0.0.0/8"} })
+	e := startForwardAuthEnv(t, func(c *Config) { c.Proxy.TrustedProxies = []string{"192.0.2.1/32", "10.0.0.0/8"} })
 	alice := signedInCookie(t, e, slapdtest.Alice)
 	for _, cookie := range []string{alice, ""} {
 		for _, path := range []string{"/report", "/public/info"} {

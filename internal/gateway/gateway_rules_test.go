@@ -11,7 +11,7 @@ import (
 // The access rules hold in reverse-proxy mode too, on the normalised path.
 func TestAccessRulesInReverseProxyMode(t *testing.T) {
 	e := startEnv(t, func(c *Config) {
-		c.AccessRules = "* /health bypass\n* /internal/** deny\n* /admin/** two_factor groups=admins"
+		c.Proxy.AccessRules = "* /health bypass\n* /internal/** deny\n* /admin/** two_factor groups=admins"
 	})
 	anon := e.browser()
 	if seen := anon.appSaw("/health", "Remote-User", "mallory"); len(headerValues(seen, "Remote-User")) != 0 {

@@ -20,20 +20,20 @@ func TestSMSRedirectIsNotFollowed(t *testing.T) {
 		name      string
 		configure func(c *Config, redirector string)
 	}{
-		{"http", func(c *Config, u string) { c.SmsURL = u + smsPath }},
+		{"http", func(c *Config, u string) { c.SMS.URL = u + smsPath }},
 		{"http2", func(c *Config, u string) {
-			c.SmsProvider = "http2"
-			c.Sms2URL, c.Sms2Method, c.Sms2Headers, c.Sms2Payload = u+smsPath, c.SmsMethod, c.SmsHeaders, c.SmsPayload
-			c.SmsURL, c.SmsHeaders, c.SmsPayload = "", "", ""
+			c.SMS.Provider = "http2"
+			c.SMS2.URL, c.SMS2.Method, c.SMS2.Headers, c.SMS2.Payload = u+smsPath, c.SMS.Method, c.SMS.Headers, c.SMS.Payload
+			c.SMS.URL, c.SMS.Headers, c.SMS.Payload = "", "", ""
 		}},
 		{"twilio", func(c *Config, u string) {
-			c.SmsProvider = "twilio"
-			c.TwilioAccountSID, c.TwilioAuthToken, c.TwilioFrom, c.TwilioApiURL = testSID, testToken, "+15005550001", u
+			c.SMS.Provider = "twilio"
+			c.Twilio.AccountSID, c.Twilio.AuthToken, c.Twilio.From, c.Twilio.APIURL = testSID, testToken, "+15005550001", u
 		}},
 		{"http and http2 in failover", func(c *Config, u string) {
-			c.SmsProviders = []string{"http", "http2"}
-			c.SmsURL = u + smsPath
-			c.Sms2URL, c.Sms2Method, c.Sms2Headers, c.Sms2Payload = u+"/second", c.SmsMethod, c.SmsHeaders, c.SmsPayload
+			c.SMS.Providers = []string{"http", "http2"}
+			c.SMS.URL = u + smsPath
+			c.SMS2.URL, c.SMS2.Method, c.SMS2.Headers, c.SMS2.Payload = u+"/second", c.SMS.Method, c.SMS.Headers, c.SMS.Payload
 		}},
 	}
 	for _, tt := range tests {

@@ -177,18 +177,18 @@ func baseConfig(dir *slapdtest.Server, smsURL, appURL string) Config {
 		panic(err)
 	}
 	c.ListenAddr = "127.0.0.1:0"
-	c.UpstreamURL = appURL
-	c.LdapURL = dir.URL
-	c.LdapBindDN = dir.BindDN
-	c.LdapBindPassword = dir.BindPassword
-	c.LdapBaseDN = dir.BaseDN
-	c.SmsProvider = "http"
-	c.SmsURL = smsURL + smsPath
-	c.SmsMethod = "POST"
-	c.SmsHeaders = "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(testSID+":"+testToken))
-	c.SmsPayload = "Body=$ctx.msg&To=$ctx.num&From=%2B15005550001"
-	c.SmsTimeout = 2 * time.Second
-	c.CookieSecret = testSecret(1)
+	c.Proxy.UpstreamURL = appURL
+	c.Auth.Ldap.URL = dir.URL
+	c.Auth.Ldap.BindDN = dir.BindDN
+	c.Auth.Ldap.BindPassword = dir.BindPassword
+	c.Auth.Ldap.BaseDN = dir.BaseDN
+	c.SMS.Provider = "http"
+	c.SMS.URL = smsURL + smsPath
+	c.SMS.Method = "POST"
+	c.SMS.Headers = "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(testSID+":"+testToken))
+	c.SMS.Payload = "Body=$ctx.msg&To=$ctx.num&From=%2B15005550001"
+	c.SMS.Timeout = 2 * time.Second
+	c.Auth.Cookie.Secret = testSecret(1)
 	return c
 }
 
@@ -425,7 +425,7 @@ func TestSignInFlowEndToEnd(t *testing.T) {
 		t.Errorf("app received otpgate's cookies: %q", cookies)
 	}
 	logs := e.logs.String()
-	for _, secret := range []string{alice.Password, code, alice.Mobile, e.config.CookieSecret} {
+	for _, secret := range []string{alice.Password, code, alice.Mobile, e.config.Auth.Cookie.Secret} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("log contains a secret %q", secret)
 		}

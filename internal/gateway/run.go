@@ -55,7 +55,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		_ = printUsage(tw)
 		_ = tw.Flush()
-		fmt.Fprintln(stdout, "\nThe secrets (LDAP_BIND_PASSWORD, SMS_HEADERS, TWILIO_AUTH_TOKEN, COOKIE_SECRET) may instead be\nread from a file named by the same variable plus _FILE.")
+		fmt.Fprintln(stdout, "\nA variable listed with a _FILE form may instead be read from the file that form names.")
 		fmt.Fprintln(stdout, "`otpgate demo` runs everything locally with an embedded directory and codes printed here.")
 		return exitOK
 	default:
@@ -93,7 +93,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	if demoEnv != nil {
 		demoEnv.PrintWelcome(stdout, ln.Addr())
-	} else if !cfg.CookieSecure {
+	} else if !cfg.Auth.Cookie.Secure {
 		log.Warn("OTPGATE_COOKIE_SECURE=false: session cookies are sent over plain HTTP; use this only for local testing")
 	}
 	if cfg.MetricsAddr != "" {
@@ -102,7 +102,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return exitFailed
 		}
 	}
-	if cfg.UpstreamURL == "" && demoEnv == nil {
+	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
 	if err := serve(ctx, ln, a.handler, cfg.serverSettings(a.metrics), log); err != nil {
@@ -166,15 +166,15 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	m := newMetrics()
 
 	tlsConfig, _ := cfg.ldapTLS()
-	numberTypes, _ := auth.ParseNumberTypes(cfg.SmsNumberTypes)
+	numberTypes, _ := auth.ParseNumberTypes(cfg.Auth.Sms.NumberTypes)
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
-		URL: cfg.LdapURL, StartTLS: cfg.LdapStartTLS, TLSConfig: tlsConfig,
-		BindDN: cfg.LdapBindDN, BindPassword: cfg.LdapBindPassword, BaseDN: cfg.LdapBaseDN,
-		UserFilter: cfg.LdapUserFilter, UsernameAttribute: cfg.LdapUsernameAttribute, OTPEnableAttribute: cfg.OtpEnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.LdapMobileAttribute,
-		NameAttribute: cfg.LdapNameAttribute, MailAttribute: cfg.LdapMailAttribute,
-		GroupAttribute: cfg.LdapGroupAttribute, GroupBaseDN: cfg.LdapGroupBaseDN,
-		GroupFilter: cfg.LdapGroupFilter, GroupNameAttribute: cfg.LdapGroupNameAttribute,
-		Timeout: cfg.LdapTimeout, NumberTypes: numberTypes,
+		URL: cfg.Auth.Ldap.URL, StartTLS: cfg.Auth.Ldap.StartTLS, TLSConfig: tlsConfig,
+		BindDN: cfg.Auth.Ldap.BindDN, BindPassword: cfg.Auth.Ldap.BindPassword, BaseDN: cfg.Auth.Ldap.BaseDN,
+		UserFilter: cfg.Auth.Ldap.UserFilter, UsernameAttribute: cfg.Auth.Ldap.UsernameAttribute, OTPEnableAttribute: cfg.Auth.Otp.EnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.Auth.Ldap.MobileAttribute,
+		NameAttribute: cfg.Auth.Ldap.NameAttribute, MailAttribute: cfg.Auth.Ldap.MailAttribute,
+		GroupAttribute: cfg.Auth.Ldap.GroupAttribute, GroupBaseDN: cfg.Auth.Ldap.GroupBaseDN,
+		GroupFilter: cfg.Auth.Ldap.GroupFilter, GroupNameAttribute: cfg.Auth.Ldap.GroupNameAttribute,
+		Timeout: cfg.Auth.Ldap.Timeout, NumberTypes: numberTypes,
 	})
 	problems = append(problems, renameFields(err, ldapFieldVars)...)
 
@@ -191,47 +191,47 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		return nil, problem("COOKIE_SECRET", "%v", err)
 	}
 	alphabet := auth.DigitAlphabet
-	if cfg.OtpAlphanumeric {
+	if cfg.Auth.Otp.Alphanumeric {
 		alphabet = auth.AlphanumericAlphabet
 	}
-	codes, err := auth.NewCodeMaker(cfg.OtpLength, alphabet, keys.CodeKey())
+	codes, err := auth.NewCodeMaker(cfg.Auth.Otp.Length, alphabet, keys.CodeKey())
 	if err != nil {
 		return nil, problem("OTP_LENGTH", "%v", err)
 	}
 	store := auth.NewMemoryStore(now)
 	flow := auth.NewFlow(dir, sender, store, codes, auth.FlowConfig{
-		CodeTTL: cfg.OtpTTL, MaxAttempts: cfg.OtpMaxAttempts, Retry: cfg.OtpRetry,
-		Resend: cfg.OtpResend, ResendCooldown: cfg.OtpResendCooldown, MaxSends: cfg.OtpMaxSends,
-		Message: cfg.SmsMessage, Host: cfg.publicHost(), OriginBound: cfg.SmsOriginBound,
-		MaskVisible: cfg.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SmsTimeout,
-		DefaultRegion: cfg.DefaultRegion, NumberTypes: numberTypes,
-		Policy: auth.Policy{Mandatory: cfg.OtpMandatory, ExemptGroups: trimAll(cfg.OtpExemptGroups),
-			RequiredGroups: trimAll(cfg.OtpRequiredGroups)},
-		Lockout: auth.Lockout{MaxFailures: cfg.LockoutMaxFailures, Window: cfg.LockoutWindow, Duration: cfg.LockoutDuration,
-			MaxFailuresPerIP: cfg.LockoutMaxFailuresPerIP},
-		Limits: auth.Limits{PerNumber: cfg.SmsLimitPerNumber, PerIP: cfg.SmsLimitPerIP, Global: cfg.SmsLimitGlobal,
+		CodeTTL: cfg.Auth.Otp.TTL, MaxAttempts: cfg.Auth.Otp.MaxAttempts, Retry: cfg.Auth.Otp.Retry,
+		Resend: cfg.Auth.Otp.Resend, ResendCooldown: cfg.Auth.Otp.ResendCooldown, MaxSends: cfg.Auth.Otp.MaxSends,
+		Message: cfg.Auth.Sms.Message, Host: cfg.publicHost(), OriginBound: cfg.Auth.Sms.OriginBound,
+		MaskVisible: cfg.Auth.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SMS.Timeout,
+		DefaultRegion: cfg.Auth.DefaultRegion, NumberTypes: numberTypes,
+		Policy: auth.Policy{Mandatory: cfg.Auth.Otp.Mandatory, ExemptGroups: trimAll(cfg.Auth.Otp.ExemptGroups),
+			RequiredGroups: trimAll(cfg.Auth.Otp.RequiredGroups)},
+		Lockout: auth.Lockout{MaxFailures: cfg.Auth.Lockout.MaxFailures, Window: cfg.Auth.Lockout.Window, Duration: cfg.Auth.Lockout.Duration,
+			MaxFailuresPerIP: cfg.Auth.Lockout.MaxFailuresPerIP},
+		Limits: auth.Limits{PerNumber: cfg.Auth.Sms.LimitPerNumber, PerIP: cfg.Auth.Sms.LimitPerIP, Global: cfg.Auth.Sms.LimitGlobal,
 			AllowedCountries: cfg.allowedCountries()},
-		BackupCodes: cfg.BackupCodes, CaptureMobile: cfg.CaptureMobile, CaptureMobileBind: captureBind(cfg),
+		BackupCodes: cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
 		Observer: m,
 	}, log, now)
-	if cfg.CaptureMobile && len(trimAll(cfg.SmsAllowedCountries)) == 0 {
+	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
 		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
 			"countries", cfg.allowedCountries())
 	}
-	if cfg.OtpLength < 6 {
-		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.OtpLength)
+	if cfg.Auth.Otp.Length < 6 {
+		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.Auth.Otp.Length)
 	}
-	cookie := auth.CookieOptions{Name: cfg.CookieName, Secure: cfg.CookieSecure, Domain: strings.TrimPrefix(cfg.CookieDomain, ".")}
-	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.SessionLifetime, Idle: cfg.SessionIdle, Store: store}, now)
+	cookie := auth.CookieOptions{Name: cfg.Auth.Cookie.Name, Secure: cfg.Auth.Cookie.Secure, Domain: strings.TrimPrefix(cfg.Auth.Cookie.Domain, ".")}
+	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.Auth.Session.Lifetime, Idle: cfg.Auth.Session.Idle, Store: store}, now)
 	if err != nil {
 		return nil, problem("SESSION_LIFETIME", "%v", err)
 	}
-	trusted, _ := proxy.ParseTrustedProxies(cfg.TrustedProxies)
+	trusted, _ := proxy.ParseTrustedProxies(cfg.Proxy.TrustedProxies)
 	rules, _ := cfg.accessRules()
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
 		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
-		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.AllowedRedirectHosts), AllowHTTP: !cfg.CookieSecure},
+		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.UI.AllowedRedirectHosts), AllowHTTP: !cfg.Auth.Cookie.Secure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
 				return fmt.Errorf("directory: %w", err)
@@ -243,8 +243,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		return nil, err
 	}
 	var upstream, public *url.URL
-	if cfg.UpstreamURL != "" {
-		upstream, _ = url.Parse(cfg.UpstreamURL)
+	if cfg.Proxy.UpstreamURL != "" {
+		upstream, _ = url.Parse(cfg.Proxy.UpstreamURL)
 	}
 	if cfg.PublicURL != "" {
 		public, _ = url.Parse(cfg.PublicURL)
@@ -252,7 +252,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	gw, err := proxy.New(proxy.Config{
 		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
-		IgnoreCase: cfg.AccessRulesIgnoreCase, Hosts: cfg.appHosts(), Identity: cfg.identityHeaders(),
+		IgnoreCase: cfg.Proxy.AccessRulesIgnoreCase, Hosts: cfg.appHosts(), Identity: cfg.identityHeaders(),
 		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(proxy.NewTransport())),
 	}, pages.CookieNames()...)
 	if err != nil {
@@ -319,9 +319,9 @@ func renameFields(err error, vars map[string]string) []error {
 // newSender builds the configured SMS providers: one, or several tried in
 // order with a circuit breaker each (SMS_PROVIDERS).
 func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.Sender, []error) {
-	names := trimAll(cfg.SmsProviders)
+	names := trimAll(cfg.SMS.Providers)
 	if len(names) == 0 {
-		names = []string{cfg.SmsProvider}
+		names = []string{cfg.SMS.Provider}
 	}
 	var problems []error
 	var named []sms.Named
@@ -338,8 +338,8 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 	if len(named) == 1 {
 		return named[0].Sender, nil
 	}
-	f, err := sms.NewFailover(sms.FailoverConfig{Timeout: cfg.SmsTimeout, FailureThreshold: cfg.SmsBreakerFailures,
-		OpenFor: cfg.SmsBreakerOpenFor, Log: log}, named...)
+	f, err := sms.NewFailover(sms.FailoverConfig{Timeout: cfg.SMS.Timeout, FailureThreshold: cfg.SMS.BreakerFailures,
+		OpenFor: cfg.SMS.BreakerOpenFor, Log: log}, named...)
 	if err != nil {
 		return nil, []error{problem("SMS_PROVIDERS", "%v", err)}
 	}
@@ -350,7 +350,7 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
 	// The sms package makes its own copy of this client that never follows
 	// redirects (a 3xx is a failed send), whatever is set here.
-	client := &http.Client{Timeout: cfg.SmsTimeout}
+	client := &http.Client{Timeout: cfg.SMS.Timeout}
 	switch name {
 	case "console":
 		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err == nil && !isLoopback(host) {
@@ -359,29 +359,26 @@ func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (s
 		}
 		return sms.NewConsole(stdout), nil
 	case "http":
-		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.SmsURL, Method: cfg.SmsMethod, Headers: cfg.SmsHeaders,
-			Payload: cfg.SmsPayload, SuccessCodes: cfg.SmsSuccessCodes, SuccessMatch: cfg.SmsSuccessMatch}, client)
+		s, err := sms.NewHTTP(cfg.SMS.HTTPConfig, client)
 		if err != nil {
 			return nil, renameFields(err, smsHTTPFieldVars("SMS"))
 		}
 		return s, nil
 	case "http2":
-		s, err := sms.NewHTTP(sms.HTTPConfig{URL: cfg.Sms2URL, Method: cfg.Sms2Method, Headers: cfg.Sms2Headers,
-			Payload: cfg.Sms2Payload, SuccessCodes: cfg.Sms2SuccessCodes, SuccessMatch: cfg.Sms2SuccessMatch}, client)
+		s, err := sms.NewHTTP(cfg.SMS2, client)
 		if err != nil {
 			return nil, renameFields(err, smsHTTPFieldVars("SMS2"))
 		}
 		return s, nil
 	case "twilio":
-		s, err := sms.NewTwilio(sms.TwilioConfig{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken,
-			From: cfg.TwilioFrom, MessagingServiceSID: cfg.TwilioMessagingServiceSID, APIURL: cfg.TwilioApiURL}, client)
+		s, err := sms.NewTwilio(cfg.Twilio, client)
 		if err != nil {
 			return nil, renameFields(err, twilioFieldVars)
 		}
 		return s, nil
 	}
 	variable := "SMS_PROVIDER"
-	if len(cfg.SmsProviders) > 0 {
+	if len(cfg.SMS.Providers) > 0 {
 		variable = "SMS_PROVIDERS"
 	}
 	return nil, []error{problem(variable, "%q: want console, http, http2 or twilio", name)}
@@ -390,14 +387,14 @@ func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (s
 // backupAttr is the backup-code attribute, or "" when the feature is off
 // (the directory then refuses every backup-code operation).
 func backupAttr(cfg Config) string {
-	if !cfg.BackupCodes {
+	if !cfg.Auth.BackupCodes {
 		return ""
 	}
-	return cfg.BackupCodesAttribute
+	return cfg.Auth.BackupCodesAttribute
 }
 
 func captureBind(cfg Config) auth.BindAs {
-	if cfg.CaptureMobileBind == "user" {
+	if cfg.Auth.CaptureMobileBind == "user" {
 		return auth.BindUser
 	}
 	return auth.BindService
@@ -429,7 +426,7 @@ type serverSettings struct {
 }
 
 func (c *Config) serverSettings(m *metrics) serverSettings {
-	trusted, _ := proxy.ParseTrustedProxies(c.TrustedProxies)
+	trusted, _ := proxy.ParseTrustedProxies(c.Proxy.TrustedProxies)
 	return serverSettings{idleTimeout: c.IdleTimeout, shutdownTimeout: c.ShutdownTimeout, conns: connLimits{
 		Max: c.MaxConnections, MaxPerIP: c.MaxConnectionsPerIP, Refused: m.ConnectionRefused,
 		// A trusted reverse proxy carries every client's connections from
