@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -115,17 +114,29 @@ var (
 	domainPattern     = regexp.MustCompile(`^\.?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 )
 
-// check validates the values that need no other part of otpgate; the
-// parts (directory, SMS provider) check their own settings in assemble.
+// checked is what the parts' settings say, parsed and checked.
+type checked struct {
+	proxy proxy.Checked
+}
+
+// validate checks every setting, each part its own, and reports every
+// problem at once; what the parts parsed is returned for assembly.
+func (c *Config) validate() (checked, []error) {
+	var chk checked
+	var p []error
+	var pp []error
+	chk.proxy, pp = c.Proxy.Validate(envPrefix + "_")
+	p = append(p, pp...)
+	return chk, append(p, c.check()...)
+}
+
+// check validates the gateway's own settings and those of the parts not
+// yet validating their own; the directory and SMS providers check theirs
+// in assemble.
 func (c *Config) check() []error {
 	var p []error
 	if _, _, err := net.SplitHostPort(c.ListenAddr); err != nil {
 		p = append(p, problem("LISTEN_ADDR", "%q is not host:port (like :8080 or 127.0.0.1:8080)", c.ListenAddr))
-	}
-	if c.Proxy.UpstreamURL != "" {
-		if u, err := url.Parse(c.Proxy.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p = append(p, problem("UPSTREAM_URL", "%q is not an http:// or https:// URL with a host", c.Proxy.UpstreamURL))
-		}
 	}
 	if d := c.Auth.Cookie.Domain; d != "" {
 		if !domainPattern.MatchString(d) {
@@ -139,26 +150,6 @@ func (c *Config) check() []error {
 			p = append(p, problem("ALLOWED_REDIRECT_HOSTS", "%q is not a host name", h))
 		}
 	}
-	if _, err := proxy.ParseTrustedProxies(c.Proxy.TrustedProxies); err != nil {
-		p = append(p, problem("TRUSTED_PROXIES", "%v", err))
-	}
-	if rules, err := c.accessRules(); err != nil {
-		p = append(p, err)
-	} else if c.Proxy.UpstreamURL != "" && len(c.Proxy.Hosts) == 0 {
-		for _, r := range rules {
-			if r.Host != "*" {
-				p = append(p, problem("HOSTS", "required in reverse-proxy mode because ACCESS_RULES line %d names host %q: "+
-					"list the host names the app is served on, so host rules are matched on them and other hosts are refused", r.Line, r.Host))
-				break
-			}
-		}
-	}
-	for _, h := range c.Proxy.Hosts {
-		if host, ok := proxy.CanonicalHost(strings.TrimSpace(h)); !ok || strings.Contains(h, ":") || host != strings.ToLower(strings.TrimSpace(h)) {
-			p = append(p, problem("HOSTS", "%q is not a host name (without port)", h))
-		}
-	}
-	p = append(p, c.checkIdentityHeaders()...)
 	if !prefixPattern.MatchString(c.PathPrefix) {
 		p = append(p, problem("PATH_PREFIX", "%q must be a path that starts and ends with /, like /otpgate/", c.PathPrefix))
 	}
@@ -283,50 +274,6 @@ func (c *Config) check() []error {
 	return p
 }
 
-var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
-
-// reservedHeaders are set by otpgate or by HTTP itself, never as identity.
-var reservedHeaders = []string{"Host", "Cookie", "Set-Cookie", "Connection", "Content-Length", "Content-Type", "Transfer-Encoding",
-	"Upgrade", "Te", "Trailer", "Authorization", "Proxy-Authorization", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto"}
-
-// identityHeaders is the IDENTITY_HEADER_* settings, trimmed.
-func (c *Config) identityHeaders() proxy.IdentityHeaders {
-	return proxy.IdentityHeaders{User: trimAll(c.Proxy.IdentityHeader.User), Name: trimAll(c.Proxy.IdentityHeader.Name),
-		Email: trimAll(c.Proxy.IdentityHeader.Email), Groups: trimAll(c.Proxy.IdentityHeader.Groups), AuthLevel: trimAll(c.Proxy.IdentityHeader.AuthLevel)}
-}
-
-// checkIdentityHeaders refuses header names an app could read two ways
-// (only letters, digits and single dashes are read the same by every
-// server), names used twice, and headers HTTP or otpgate own.
-func (c *Config) checkIdentityHeaders() []error {
-	var p []error
-	ih := c.identityHeaders()
-	if len(ih.User) == 0 {
-		p = append(p, problem("IDENTITY_HEADER_USER", "must name at least one header, like Remote-User"))
-	}
-	seen := map[string]string{}
-	for _, f := range []struct {
-		variable string
-		names    []string
-	}{{"IDENTITY_HEADER_USER", ih.User}, {"IDENTITY_HEADER_NAME", ih.Name}, {"IDENTITY_HEADER_EMAIL", ih.Email},
-		{"IDENTITY_HEADER_GROUPS", ih.Groups}, {"IDENTITY_HEADER_AUTH_LEVEL", ih.AuthLevel}} {
-		for _, n := range f.names {
-			key := strings.ToLower(n)
-			switch {
-			case !headerNamePattern.MatchString(n):
-				p = append(p, problem(f.variable, "%q: use letters, digits and single dashes only; apps read _ and . as -", n))
-			case slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, n) }):
-				p = append(p, problem(f.variable, "%q is a header HTTP or otpgate sets; choose another name", n))
-			case seen[key] != "":
-				p = append(p, problem(f.variable, "%q is also named in %s_%s; each header carries one value", n, envPrefix, seen[key]))
-			default:
-				seen[key] = f.variable
-			}
-		}
-	}
-	return p
-}
-
 // checkServerLimits validates the settings that keep clients from holding
 // the server's connections. None can be turned off but the per-address cap:
 // a server without them can be held open by anyone.
@@ -374,16 +321,6 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("not base64")
-}
-
-// accessRules parses ACCESS_RULES (read from ACCESS_RULES_FILE when that
-// names the file).
-func (c *Config) accessRules() (proxy.Rules, error) {
-	rules, err := proxy.ParseRules(c.Proxy.AccessRules)
-	if err != nil {
-		return nil, problem("ACCESS_RULES", "%v", err)
-	}
-	return rules, nil
 }
 
 // allowedCountries is where codes may go: SMS_ALLOWED_COUNTRIES, or with
@@ -457,10 +394,9 @@ func printUsage(w *tabwriter.Writer) error {
 
 // appHosts are the host names the app is served on in reverse-proxy mode:
 // HOSTS and PUBLIC_URL's host; none when HOSTS is empty (any host).
-func (c *Config) appHosts() []string {
-	hosts := trimAll(c.Proxy.Hosts)
-	if len(hosts) > 0 && c.publicHost() != "" {
-		hosts = append(hosts, c.publicHost())
+func appHosts(hosts []string, publicHost string) []string {
+	if len(hosts) > 0 && publicHost != "" {
+		hosts = append(hosts[:len(hosts):len(hosts)], publicHost)
 	}
 	return hosts
 }

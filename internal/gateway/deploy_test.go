@@ -953,7 +953,8 @@ func TestDeployConfigValid(t *testing.T) {
 				environ = append(environ, k+"="+v)
 			}
 			cfg, err := loadConfig(environ)
-			if err := errors.Join(append([]error{err}, cfg.check()...)...); err != nil {
+			_, problems := cfg.validate()
+			if err := errors.Join(append([]error{err}, problems...)...); err != nil {
 				t.Errorf("%s: got configuration problems, want none (otpgate would exit with status 2):\n%v", w, err)
 			}
 		})

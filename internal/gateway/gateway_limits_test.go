@@ -27,6 +27,7 @@ import (
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
 	"github.com/otpgate/otpgate/internal/testserver"
+	"github.com/otpgate/otpgate/proxy"
 )
 
 // startServed is startEnv, but the gateway runs in serve() on a plain-HTTP
@@ -47,7 +48,7 @@ func startServed(t *testing.T, app http.Handler, edit ...func(*Config)) (*env, s
 		t.Fatalf("assemble: %v", err)
 	}
 	e.metrics = a.metrics
-	addr := startServe(t, a.handler, e.config.serverSettings(a.metrics), log)
+	addr := startServe(t, a.handler, a.server, log)
 	// The browser helpers need only the gateway's URL.
 	e.gw = &httptest.Server{URL: "http://" + addr}
 	t.Cleanup(func() {
@@ -309,7 +310,7 @@ func TestBodyTimeoutIsTheConfiguredOne(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			addr := startServe(t, a.handler, cfg.serverSettings(a.metrics), log)
+			addr := startServe(t, a.handler, a.server, log)
 			sc := slowClient{name: "slow form body", path: "/otpgate/signin", drip: true, want: http.StatusBadRequest}
 			held, err := holdOpen("127.0.0.1", addr, sc, time.Minute, func() {})
 			if err != nil {
@@ -464,10 +465,14 @@ func TestConnectionCaps(t *testing.T) {
 			}
 			cfg.MaxConnections, cfg.MaxConnectionsPerIP, cfg.Proxy.TrustedProxies = tt.max, tt.perIP, tt.trusted
 			m := newMetrics()
+			trusted, err := proxy.ParseTrustedProxies(cfg.Proxy.TrustedProxies)
+			if err != nil {
+				t.Fatal(err)
+			}
 			logs := &testserver.Output{}
 			addr := startServe(t, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = io.WriteString(w, "ok\n")
-			}), cfg.serverSettings(m), slog.New(slog.NewJSONHandler(logs, nil)))
+			}), cfg.serverSettings(m, trusted), slog.New(slog.NewJSONHandler(logs, nil)))
 
 			var held []net.Conn
 			for i, ip := range tt.held {

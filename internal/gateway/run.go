@@ -105,7 +105,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
-	if err := serve(ctx, ln, a.handler, cfg.serverSettings(a.metrics), log); err != nil {
+	if err := serve(ctx, ln, a.handler, a.server, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
 	}
@@ -156,13 +156,14 @@ const failureFloor = 300 * time.Millisecond
 type app struct {
 	handler http.Handler
 	metrics *metrics
+	server  serverSettings
 }
 
 // assemble builds every part from cfg, gathering every problem (the
 // configuration's and each part's own checks) into one error.
 // now is the clock, injectable so tests can expire codes and sessions.
 func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
-	problems := cfg.check()
+	chk, problems := cfg.validate()
 	m := newMetrics()
 
 	tlsConfig, _ := cfg.ldapTLS()
@@ -226,8 +227,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("SESSION_LIFETIME", "%v", err)
 	}
-	trusted, _ := proxy.ParseTrustedProxies(cfg.Proxy.TrustedProxies)
-	rules, _ := cfg.accessRules()
+	trusted := chk.proxy.Trusted
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
 		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
@@ -242,17 +242,14 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, err
 	}
-	var upstream, public *url.URL
-	if cfg.Proxy.UpstreamURL != "" {
-		upstream, _ = url.Parse(cfg.Proxy.UpstreamURL)
-	}
+	var public *url.URL
 	if cfg.PublicURL != "" {
 		public, _ = url.Parse(cfg.PublicURL)
 	}
 	gw, err := proxy.New(proxy.Config{
-		Upstream: upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
-		Sessions: sessions, Log: log, Rules: rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
-		IgnoreCase: cfg.Proxy.AccessRulesIgnoreCase, Hosts: cfg.appHosts(), Identity: cfg.identityHeaders(),
+		Upstream: chk.proxy.Upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
+		Sessions: sessions, Log: log, Rules: chk.proxy.Rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
+		IgnoreCase: chk.proxy.IgnoreCase, Hosts: appHosts(chk.proxy.Hosts, cfg.publicHost()), Identity: chk.proxy.Identity,
 		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(proxy.NewTransport())),
 	}, pages.CookieNames()...)
 	if err != nil {
@@ -260,7 +257,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	}
 	// The body deadline wraps everything; the transport lifts it for the
 	// requests that go to the app.
-	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m}, nil
+	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted)}, nil
 }
 
 var ldapFieldVars = map[string]string{
@@ -425,8 +422,8 @@ type serverSettings struct {
 	conns           connLimits
 }
 
-func (c *Config) serverSettings(m *metrics) serverSettings {
-	trusted, _ := proxy.ParseTrustedProxies(c.Proxy.TrustedProxies)
+func (c *Config) serverSettings(m *metrics, trusted proxy.TrustedProxies) serverSettings {
+
 	return serverSettings{idleTimeout: c.IdleTimeout, shutdownTimeout: c.ShutdownTimeout, conns: connLimits{
 		Max: c.MaxConnections, MaxPerIP: c.MaxConnectionsPerIP, Refused: m.ConnectionRefused,
 		// A trusted reverse proxy carries every client's connections from
