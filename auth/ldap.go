@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/setting"
 	"math"
 	"net"
 	"net/url"
@@ -61,14 +62,6 @@ type LDAPConfig struct {
 	NumberTypes NumberTypes
 }
 
-// LDAPConfigError is one problem with an LDAPConfig. Field is the
-// LDAPConfig field's name, so callers can name their own setting.
-type LDAPConfigError struct {
-	Field, Problem string
-}
-
-func (e *LDAPConfigError) Error() string { return "ldap " + e.Field + ": " + e.Problem }
-
 // LDAP is a Directory backed by an LDAP server. It opens one connection per
 // call, so it holds no connection state and is safe for concurrent use.
 type LDAP struct {
@@ -91,11 +84,12 @@ const (
 var attributeRE = regexp.MustCompile(`^(?:[A-Za-z][A-Za-z0-9-]*(?:;[A-Za-z0-9-]+)*|[0-9]+(?:\.[0-9]+)+)$`)
 
 // NewLDAP checks cfg, fills in defaults and returns the directory. All
-// problems are reported together, each as an *LDAPConfigError.
+// problems are reported together, each as a *setting.Problem named by the
+// setting's variable without its OTPGATE_ prefix (LDAP_URL, ...).
 func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &LDAPConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+		errs = append(errs, setting.Problemf(field, format, args...))
 	}
 	checkDN := func(field, dn string, required bool) {
 		switch _, err := ldap.ParseDN(dn); {
@@ -115,15 +109,15 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 	u, err := url.Parse(cfg.URL)
 	switch {
 	case cfg.URL == "":
-		bad("URL", "is required, e.g. ldaps://ldap.example.org")
+		bad("LDAP_URL", "is required, e.g. ldaps://ldap.example.org")
 	case err != nil:
-		bad("URL", "%q is not a URL: %v", cfg.URL, err)
+		bad("LDAP_URL", "%q is not a URL: %v", cfg.URL, err)
 	case u.Scheme != "ldap" && u.Scheme != "ldaps":
-		bad("URL", "%q: scheme must be ldap or ldaps", cfg.URL)
+		bad("LDAP_URL", "%q: scheme must be ldap or ldaps", cfg.URL)
 	case u.Hostname() == "":
-		bad("URL", "%q has no host", cfg.URL)
+		bad("LDAP_URL", "%q has no host", cfg.URL)
 	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil:
-		bad("URL", "%q: only scheme, host and port are allowed", cfg.URL)
+		bad("LDAP_URL", "%q: only scheme, host and port are allowed", cfg.URL)
 	default:
 		d.ldaps = u.Scheme == "ldaps"
 		port := u.Port()
@@ -144,35 +138,35 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 			d.tls.ServerName = u.Hostname()
 		}
 		if cfg.StartTLS && d.ldaps {
-			bad("StartTLS", "cannot be used with ldaps://, which is encrypted already")
+			bad("LDAP_START_TLS", "cannot be used with ldaps://, which is encrypted already")
 		}
 	}
 
-	checkDN("BindDN", cfg.BindDN, true)
+	checkDN("LDAP_BIND_DN", cfg.BindDN, true)
 	if cfg.BindPassword == "" {
 		// An empty password would make an unauthenticated bind.
-		bad("BindPassword", "is required")
+		bad("LDAP_BIND_PASSWORD", "is required")
 	}
-	checkDN("BaseDN", cfg.BaseDN, true)
+	checkDN("LDAP_BASE_DN", cfg.BaseDN, true)
 
 	switch {
 	case cfg.UserFilter == "":
-		bad("UserFilter", "is required, e.g. (uid={username})")
+		bad("LDAP_USER_FILTER", "is required, e.g. (uid={username})")
 	case !strings.Contains(cfg.UserFilter, "{username}"):
-		bad("UserFilter", "%q does not contain {username}", cfg.UserFilter)
+		bad("LDAP_USER_FILTER", "%q does not contain {username}", cfg.UserFilter)
 	default:
-		checkFilter("UserFilter", cfg.UserFilter)
+		checkFilter("LDAP_USER_FILTER", cfg.UserFilter)
 	}
 
-	checkDN("GroupBaseDN", cfg.GroupBaseDN, cfg.GroupFilter != "")
+	checkDN("LDAP_GROUP_BASE_DN", cfg.GroupBaseDN, cfg.GroupFilter != "")
 	switch {
 	case cfg.GroupFilter == "" && cfg.GroupBaseDN != "":
-		bad("GroupFilter", "is required with GroupBaseDN, e.g. (member={dn})")
+		bad("LDAP_GROUP_FILTER", "is required with GroupBaseDN, e.g. (member={dn})")
 	case cfg.GroupFilter == "":
 	case !strings.Contains(cfg.GroupFilter, "{dn}") && !strings.Contains(cfg.GroupFilter, "{username}"):
-		bad("GroupFilter", "%q contains neither {dn} nor {username}", cfg.GroupFilter)
+		bad("LDAP_GROUP_FILTER", "%q contains neither {dn} nor {username}", cfg.GroupFilter)
 	default:
-		checkFilter("GroupFilter", cfg.GroupFilter)
+		checkFilter("LDAP_GROUP_FILTER", cfg.GroupFilter)
 	}
 
 	for _, a := range []struct {
@@ -180,14 +174,14 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		value *string
 		def   string
 	}{
-		{"MobileAttribute", &d.cfg.MobileAttribute, "mobile"},
-		{"UsernameAttribute", &d.cfg.UsernameAttribute, "uid"},
-		{"NameAttribute", &d.cfg.NameAttribute, "cn"},
-		{"MailAttribute", &d.cfg.MailAttribute, "mail"},
-		{"GroupNameAttribute", &d.cfg.GroupNameAttribute, "cn"},
-		{"GroupAttribute", &d.cfg.GroupAttribute, ""},
-		{"BackupCodesAttribute", &d.cfg.BackupCodesAttribute, ""},
-		{"OTPEnableAttribute", &d.cfg.OTPEnableAttribute, ""},
+		{"LDAP_MOBILE_ATTRIBUTE", &d.cfg.MobileAttribute, "mobile"},
+		{"LDAP_USERNAME_ATTRIBUTE", &d.cfg.UsernameAttribute, "uid"},
+		{"LDAP_NAME_ATTRIBUTE", &d.cfg.NameAttribute, "cn"},
+		{"LDAP_MAIL_ATTRIBUTE", &d.cfg.MailAttribute, "mail"},
+		{"LDAP_GROUP_NAME_ATTRIBUTE", &d.cfg.GroupNameAttribute, "cn"},
+		{"LDAP_GROUP_ATTRIBUTE", &d.cfg.GroupAttribute, ""},
+		{"BACKUP_CODES_ATTRIBUTE", &d.cfg.BackupCodesAttribute, ""},
+		{"OTP_ENABLE_ATTRIBUTE", &d.cfg.OTPEnableAttribute, ""},
 	} {
 		if *a.value == "" {
 			*a.value = a.def
@@ -203,7 +197,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		for _, other := range []string{"objectClass", "userPassword", d.cfg.UsernameAttribute, d.cfg.MobileAttribute,
 			d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.GroupAttribute} {
 			if strings.EqualFold(bc, other) {
-				bad("BackupCodesAttribute", "%q holds other data, which saving backup codes would overwrite", bc)
+				bad("BACKUP_CODES_ATTRIBUTE", "%q holds other data, which saving backup codes would overwrite", bc)
 				break
 			}
 		}
@@ -211,7 +205,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 
 	switch {
 	case cfg.Timeout < 0:
-		bad("Timeout", "must not be negative")
+		bad("LDAP_TIMEOUT", "must not be negative")
 	case cfg.Timeout == 0:
 		d.cfg.Timeout = defaultLDAPTimeout
 	}

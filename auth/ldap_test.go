@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/otpgate/otpgate/internal/setting"
 	"os"
 	"slices"
 	"strings"
@@ -358,7 +359,7 @@ func TestNewLDAPConfigErrors(t *testing.T) {
 			c.GroupAttribute, c.MobileAttribute = "memberOf", "telephoneNumber;x-work"
 		}, nil},
 		{"empty", func(c *LDAPConfig) { *c = LDAPConfig{} },
-			[]string{"URL", "BindDN", "BindPassword", "BaseDN", "UserFilter"}},
+			[]string{"LDAP_URL", "LDAP_BIND_DN", "LDAP_BIND_PASSWORD", "LDAP_BASE_DN", "LDAP_USER_FILTER"}},
 		{"everything wrong", func(c *LDAPConfig) {
 			c.URL = "http://ldap.example.org"
 			c.BindDN = "not a dn"
@@ -367,27 +368,27 @@ func TestNewLDAPConfigErrors(t *testing.T) {
 			c.GroupFilter = "(member=x)"
 			c.MailAttribute = "mail)"
 			c.Timeout = -time.Second
-		}, []string{"URL", "BindDN", "BaseDN", "UserFilter", "GroupBaseDN", "GroupFilter", "MailAttribute", "Timeout"}},
+		}, []string{"LDAP_URL", "LDAP_BIND_DN", "LDAP_BASE_DN", "LDAP_USER_FILTER", "LDAP_GROUP_BASE_DN", "LDAP_GROUP_FILTER", "LDAP_MAIL_ATTRIBUTE", "LDAP_TIMEOUT"}},
 		{"unbalanced filters", func(c *LDAPConfig) {
 			c.UserFilter = "(uid={username}"
 			c.GroupBaseDN, c.GroupFilter = "dc=example,dc=org", "(member={dn}))"
-		}, []string{"UserFilter", "GroupFilter"}},
-		{"group base without filter", func(c *LDAPConfig) { c.GroupBaseDN = "dc=example,dc=org" }, []string{"GroupFilter"}},
-		{"StartTLS on ldaps", func(c *LDAPConfig) { c.StartTLS = true }, []string{"StartTLS"}},
+		}, []string{"LDAP_USER_FILTER", "LDAP_GROUP_FILTER"}},
+		{"group base without filter", func(c *LDAPConfig) { c.GroupBaseDN = "dc=example,dc=org" }, []string{"LDAP_GROUP_FILTER"}},
+		{"StartTLS on ldaps", func(c *LDAPConfig) { c.StartTLS = true }, []string{"LDAP_START_TLS"}},
 		{"backup codes", func(c *LDAPConfig) { c.BackupCodesAttribute = "otpgateBackupCode" }, nil},
 		{"backup codes in description;x-otpgate", func(c *LDAPConfig) { c.BackupCodesAttribute = "description;x-otpgate" }, nil},
 		{"backup codes attribute not a name", func(c *LDAPConfig) { c.BackupCodesAttribute = "backup codes" },
-			[]string{"BackupCodesAttribute"}},
+			[]string{"BACKUP_CODES_ATTRIBUTE"}},
 		// Saving codes would replace every value of these.
 		{"backup codes in the mobile attribute", func(c *LDAPConfig) { c.BackupCodesAttribute = "Mobile" },
-			[]string{"BackupCodesAttribute"}},
+			[]string{"BACKUP_CODES_ATTRIBUTE"}},
 		{"backup codes in userPassword", func(c *LDAPConfig) { c.BackupCodesAttribute = "userPassword" },
-			[]string{"BackupCodesAttribute"}},
+			[]string{"BACKUP_CODES_ATTRIBUTE"}},
 		{"backup codes in the group attribute", func(c *LDAPConfig) {
 			c.GroupAttribute, c.BackupCodesAttribute = "memberOf", "memberof"
-		}, []string{"BackupCodesAttribute"}},
-		{"URL with a path", func(c *LDAPConfig) { c.URL = "ldap://h/dc=example,dc=org" }, []string{"URL"}},
-		{"URL without host", func(c *LDAPConfig) { c.URL = "ldap:///" }, []string{"URL"}},
+		}, []string{"BACKUP_CODES_ATTRIBUTE"}},
+		{"URL with a path", func(c *LDAPConfig) { c.URL = "ldap://h/dc=example,dc=org" }, []string{"LDAP_URL"}},
+		{"URL without host", func(c *LDAPConfig) { c.URL = "ldap:///" }, []string{"LDAP_URL"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := valid
@@ -402,11 +403,11 @@ func TestNewLDAPConfigErrors(t *testing.T) {
 					errs = []error{err}
 				}
 				for _, e := range errs {
-					var ce *LDAPConfigError
+					var ce *setting.Problem
 					if !errors.As(e, &ce) {
-						t.Fatalf("got %T %v, want *LDAPConfigError", e, e)
+						t.Fatalf("got %T %v, want *setting.Problem", e, e)
 					}
-					fields = append(fields, ce.Field)
+					fields = append(fields, ce.Name)
 				}
 			}
 			if !slices.Equal(fields, tc.wantFields) {

@@ -3,27 +3,28 @@ package sms
 import (
 	"errors"
 	"fmt"
+	"github.com/otpgate/otpgate/internal/setting"
 	"testing"
 )
 
 func TestConfigErrorsWalksJoinAndWrap(t *testing.T) {
-	a := &ConfigError{Field: "URL", Problem: "is required"}
-	b := &ConfigError{Field: "Method", Problem: "must be GET, POST or PUT"}
-	c := &ConfigError{Field: "Headers", Problem: "line 1: missing colon"}
+	a := &setting.Problem{Name: "URL", Text: "is required"}
+	b := &setting.Problem{Name: "METHOD", Text: "must be GET, POST or PUT"}
+	c := &setting.Problem{Name: "HEADERS", Text: "line 1: missing colon"}
 	tests := []struct {
 		name string
 		err  error
-		want []*ConfigError
+		want []*setting.Problem
 	}{
 		{"nil", nil, nil},
-		{"single", a, []*ConfigError{a}},
-		{"joined", errors.Join(a, b), []*ConfigError{a, b}},
-		{"wrapped join", fmt.Errorf("sms: %w", errors.Join(a, errors.New("other"), fmt.Errorf("x: %w", c))), []*ConfigError{a, c}},
+		{"single", a, []*setting.Problem{a}},
+		{"joined", errors.Join(a, b), []*setting.Problem{a, b}},
+		{"wrapped join", fmt.Errorf("sms: %w", errors.Join(a, errors.New("other"), fmt.Errorf("x: %w", c))), []*setting.Problem{a, c}},
 		{"unrelated", errors.New("boom"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ConfigErrors(tt.err)
+			got := setting.Problems(tt.err)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d errors %v, want %d", len(got), got, len(tt.want))
 			}
@@ -37,7 +38,7 @@ func TestConfigErrorsWalksJoinAndWrap(t *testing.T) {
 }
 
 func TestConfigErrorMessage(t *testing.T) {
-	got := (&ConfigError{Field: "URL", Problem: "is required"}).Error()
+	got := (&setting.Problem{Name: "URL", Text: "is required"}).Error()
 	if want := "URL: is required"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -138,7 +138,7 @@ type provider struct {
 }
 
 // NewFailover returns a Failover over providers, tried in the given order.
-// Configuration problems are reported together as *ConfigError values, with
+// Configuration problems are reported together as *setting.Problem values, with
 // Field naming a FailoverConfig field or "Providers".
 func NewFailover(cfg FailoverConfig, providers ...Named) (*Failover, error) {
 	var problems configProblems
@@ -151,19 +151,19 @@ func NewFailover(cfg FailoverConfig, providers ...Named) (*Failover, error) {
 	}
 	switch {
 	case f.timeout < 0:
-		problems.add("Timeout", "must not be negative")
+		problems.add("TIMEOUT", "must not be negative")
 	case f.timeout == 0:
 		f.timeout = DefaultFailoverTimeout
 	}
 	switch {
 	case f.threshold < 0:
-		problems.add("FailureThreshold", "must not be negative")
+		problems.add("BREAKER_FAILURES", "must not be negative")
 	case f.threshold == 0:
 		f.threshold = DefaultFailureThreshold
 	}
 	switch {
 	case f.openFor < 0:
-		problems.add("OpenFor", "must not be negative")
+		problems.add("BREAKER_OPEN_FOR", "must not be negative")
 	case f.openFor == 0:
 		f.openFor = DefaultOpenFor
 	}
@@ -175,19 +175,19 @@ func NewFailover(cfg FailoverConfig, providers ...Named) (*Failover, error) {
 	}
 
 	if len(providers) == 0 {
-		problems.add("Providers", "must list at least one provider")
+		problems.add("PROVIDERS", "must list at least one provider")
 	}
 	seen := make(map[string]bool, len(providers))
 	for i, p := range providers {
 		switch {
 		case p.Name == "":
-			problems.add("Providers", fmt.Sprintf("provider %d has no name", i+1))
+			problems.add("PROVIDERS", fmt.Sprintf("provider %d has no name", i+1))
 		case seen[p.Name]:
-			problems.add("Providers", fmt.Sprintf("the name %q is used twice; names must tell providers apart in logs", p.Name))
+			problems.add("PROVIDERS", fmt.Sprintf("the name %q is used twice; names must tell providers apart in logs", p.Name))
 		}
 		seen[p.Name] = true
 		if p.Sender == nil {
-			problems.add("Providers", fmt.Sprintf("provider %d (%q) has no Sender", i+1, p.Name))
+			problems.add("PROVIDERS", fmt.Sprintf("provider %d (%q) has no Sender", i+1, p.Name))
 		}
 		f.providers = append(f.providers, &provider{name: p.Name, sender: p.Sender})
 	}

@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"github.com/otpgate/otpgate/internal/setting"
 	"io"
 	"log/slog"
 	"net/http"
@@ -611,26 +612,26 @@ func TestNewFailoverConfig(t *testing.T) {
 		name      string
 		cfg       FailoverConfig
 		providers []Named
-		want      []ConfigError
+		want      []setting.Problem
 	}{
 		{"valid", FailoverConfig{}, []Named{ok}, nil},
-		{"no providers", FailoverConfig{}, nil, []ConfigError{{"Providers", "must list at least one provider"}}},
-		{"negative values", FailoverConfig{Timeout: -1, FailureThreshold: -1, OpenFor: -1}, []Named{ok}, []ConfigError{
-			{"Timeout", "must not be negative"},
-			{"FailureThreshold", "must not be negative"},
-			{"OpenFor", "must not be negative"},
+		{"no providers", FailoverConfig{}, nil, []setting.Problem{{Name: "PROVIDERS", Text: "must list at least one provider"}}},
+		{"negative values", FailoverConfig{Timeout: -1, FailureThreshold: -1, OpenFor: -1}, []Named{ok}, []setting.Problem{
+			{Name: "TIMEOUT", Text: "must not be negative"},
+			{Name: "BREAKER_FAILURES", Text: "must not be negative"},
+			{Name: "BREAKER_OPEN_FOR", Text: "must not be negative"},
 		}},
-		{"bad providers", FailoverConfig{}, []Named{ok, {Sender: ok.Sender}, {Name: "ok", Sender: ok.Sender}, {Name: "nil"}}, []ConfigError{
-			{"Providers", "provider 2 has no name"},
-			{"Providers", `the name "ok" is used twice; names must tell providers apart in logs`},
-			{"Providers", `provider 4 ("nil") has no Sender`},
+		{"bad providers", FailoverConfig{}, []Named{ok, {Sender: ok.Sender}, {Name: "ok", Sender: ok.Sender}, {Name: "nil"}}, []setting.Problem{
+			{Name: "PROVIDERS", Text: "provider 2 has no name"},
+			{Name: "PROVIDERS", Text: `the name "ok" is used twice; names must tell providers apart in logs`},
+			{Name: "PROVIDERS", Text: `provider 4 ("nil") has no Sender`},
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := NewFailover(tt.cfg, tt.providers...)
-			var got []ConfigError
-			for _, ce := range ConfigErrors(err) {
+			var got []setting.Problem
+			for _, ce := range setting.Problems(err) {
 				got = append(got, *ce)
 			}
 			if !reflect.DeepEqual(got, tt.want) {

@@ -103,8 +103,8 @@ var _ Sender = (*HTTP)(nil)
 // NewHTTP validates cfg and returns a gateway that sends with client (nil:
 // a new one). Whatever client is given, redirects are never followed (see
 // noRedirects).
-// All configuration problems are reported at once, as *ConfigError values
-// joined with errors.Join; use ConfigErrors to list them.
+// All configuration problems are reported at once, as *setting.Problem values
+// joined with errors.Join; use setting.Problems to list them.
 func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 	h := &HTTP{client: noRedirects(client), payload: cfg.Payload}
 	var problems configProblems
@@ -115,7 +115,7 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 		h.method = http.MethodPost
 	case http.MethodGet, http.MethodPost, http.MethodPut:
 	default:
-		problems.add("Method", "must be GET, POST or PUT")
+		problems.add("METHOD", "must be GET, POST or PUT")
 	}
 
 	h.url = strings.TrimSpace(cfg.URL)
@@ -127,7 +127,7 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 
 	headers, headerProblems := parseHeaders(cfg.Headers)
 	for _, p := range headerProblems {
-		problems.add("Headers", p)
+		problems.add("HEADERS", p)
 	}
 	h.headers = headers
 
@@ -144,15 +144,15 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 	}
 	if cfg.Payload != "" {
 		if h.method == http.MethodGet {
-			problems.add("Payload", "must be empty when the method is GET, which sends no body; put $ctx.num and $ctx.msg in the URL query instead")
+			problems.add("PAYLOAD", "must be empty when the method is GET, which sends no body; put $ctx.num and $ctx.msg in the URL query instead")
 		} else if p := checkPayload(cfg.Payload, h.kind); p != "" {
-			problems.add("Payload", p)
+			problems.add("PAYLOAD", p)
 		}
 	}
 
 	// A template without a placeholder sends the same text to the same
 	// place every time; that is always a configuration mistake.
-	where := "Payload"
+	where := "PAYLOAD"
 	if h.method == http.MethodGet {
 		where = "URL"
 	}
@@ -165,13 +165,13 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 	}
 	for _, ph := range []string{placeholderNum, placeholderMsg} {
 		if !strings.Contains(all, ph) {
-			problems.add(where, "none of URL, Headers and Payload contains "+ph+", so it would never be sent")
+			problems.add(where, "none of URL, HEADERS and PAYLOAD contains "+ph+", so it would never be sent")
 		}
 	}
 
 	success, successProblems := parseSuccessCodes(cfg.SuccessCodes)
 	for _, p := range successProblems {
-		problems.add("SuccessCodes", p)
+		problems.add("SUCCESS_CODES", p)
 	}
 	h.success = success
 
@@ -180,7 +180,7 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 	if cfg.SuccessMatch != "" {
 		re, err := regexp.Compile(cfg.SuccessMatch)
 		if err != nil {
-			problems.add("SuccessMatch", "is not a valid Go regular expression: "+regexpProblem(err))
+			problems.add("SUCCESS_MATCH", "is not a valid Go regular expression: "+regexpProblem(err))
 		}
 		h.match = re
 	}
@@ -192,7 +192,7 @@ func NewHTTP(cfg HTTPConfig, client *http.Client) (*HTTP, error) {
 }
 
 // regexpProblem says why a regular expression did not compile, without
-// quoting it, following ConfigError's rule of never repeating a value.
+// quoting it, never repeating a value, which may carry a credential.
 func regexpProblem(err error) string {
 	var se *syntax.Error
 	if errors.As(err, &se) {

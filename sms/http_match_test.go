@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"github.com/otpgate/otpgate/internal/setting"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -119,13 +120,13 @@ func TestNewHTTPSuccessMatchConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.match, func(t *testing.T) {
 			_, err := NewHTTP(HTTPConfig{URL: url, Method: "GET", SuccessMatch: tt.match}, nil)
-			var got []ConfigError
-			for _, ce := range ConfigErrors(err) {
+			var got []setting.Problem
+			for _, ce := range setting.Problems(err) {
 				got = append(got, *ce)
 			}
-			var want []ConfigError
+			var want []setting.Problem
 			if tt.wantProblem != "" {
-				want = []ConfigError{{Field: "SuccessMatch", Problem: tt.wantProblem}}
+				want = []setting.Problem{{Name: "SUCCESS_MATCH", Text: tt.wantProblem}}
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got %+v, want %+v", got, want)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"github.com/otpgate/otpgate/internal/setting"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -361,7 +362,7 @@ func TestHTTPRejectsInvalidNumber(t *testing.T) {
 	}
 }
 
-func TestNewHTTPConfigErrors(t *testing.T) {
+func TestNewHTTPConfigProblems(t *testing.T) {
 	const ok = "https://gw.example/send?to=$ctx.num&text=$ctx.msg"
 	tests := []struct {
 		name       string
@@ -370,32 +371,32 @@ func TestNewHTTPConfigErrors(t *testing.T) {
 	}{
 		{"valid GET", HTTPConfig{URL: ok, Method: "GET"}, nil},
 		{"valid default POST", HTTPConfig{URL: "https://gw.example/send", Payload: "to=$ctx.num&m=$ctx.msg"}, nil},
-		{"empty", HTTPConfig{}, []string{"URL", "Payload", "Payload"}},
+		{"empty", HTTPConfig{}, []string{"URL", "PAYLOAD", "PAYLOAD"}},
 		{
 			"everything wrong at once",
 			HTTPConfig{URL: "ftp://u:secretpw@h/?password=secretpw", Method: "PATCH", Headers: "Basic secretpw", Payload: `{"to":$ctx.num,"m":"$ctx.msg"}`, SuccessCodes: "ok"},
-			[]string{"Method", "URL", "Headers", "Payload", "SuccessCodes"},
+			[]string{"METHOD", "URL", "HEADERS", "PAYLOAD", "SUCCESS_CODES"},
 		},
-		{"GET with payload", HTTPConfig{URL: ok, Method: "GET", Payload: "x=1"}, []string{"Payload"}},
+		{"GET with payload", HTTPConfig{URL: ok, Method: "GET", Payload: "x=1"}, []string{"PAYLOAD"}},
 		{"relative URL", HTTPConfig{URL: "/send?to=$ctx.num&m=$ctx.msg", Method: "GET"}, []string{"URL"}},
 		{"no host", HTTPConfig{URL: "https:///send?to=$ctx.num&m=$ctx.msg", Method: "GET"}, []string{"URL"}},
 		{"placeholder in host", HTTPConfig{URL: "https://$ctx.num.example/?m=$ctx.msg", Method: "GET"}, []string{"URL"}},
 		{"bad escape in URL", HTTPConfig{URL: "https://h/%zz?to=$ctx.num&m=$ctx.msg", Method: "GET"}, []string{"URL"}},
 		{"GET without message", HTTPConfig{URL: "https://h/?to=$ctx.num", Method: "GET"}, []string{"URL"}},
-		{"POST without number", HTTPConfig{URL: "https://h/", Payload: "m=$ctx.msg"}, []string{"Payload"}},
+		{"POST without number", HTTPConfig{URL: "https://h/", Payload: "m=$ctx.msg"}, []string{"PAYLOAD"}},
 		{"number in header counts", HTTPConfig{URL: "https://h/", Headers: "X-To: $ctx.num", Payload: "m=$ctx.msg"}, nil},
-		{"bad form escape", HTTPConfig{URL: "https://h/", Payload: "to=$ctx.num&m=$ctx.msg&x=%zz"}, []string{"Payload"}},
-		{"JSON placeholder unquoted", HTTPConfig{URL: "https://h/", Payload: `{"to":"$ctx.num","m":$ctx.msg}`}, []string{"Payload"}},
-		{"configured JSON type checks JSON", HTTPConfig{URL: "https://h/", Headers: "Content-Type: application/json", Payload: "to=$ctx.num&m=$ctx.msg"}, []string{"Payload"}},
+		{"bad form escape", HTTPConfig{URL: "https://h/", Payload: "to=$ctx.num&m=$ctx.msg&x=%zz"}, []string{"PAYLOAD"}},
+		{"JSON placeholder unquoted", HTTPConfig{URL: "https://h/", Payload: `{"to":"$ctx.num","m":$ctx.msg}`}, []string{"PAYLOAD"}},
+		{"configured JSON type checks JSON", HTTPConfig{URL: "https://h/", Headers: "Content-Type: application/json", Payload: "to=$ctx.num&m=$ctx.msg"}, []string{"PAYLOAD"}},
 		{"raw type is not checked", HTTPConfig{URL: "https://h/", Headers: "Content-Type: text/plain", Payload: "{$ctx.num $ctx.msg"}, nil},
-		{"bad header and codes", HTTPConfig{URL: ok, Method: "GET", Headers: "X: 1\nContent-Length: 3", SuccessCodes: "200,7xx"}, []string{"Headers", "SuccessCodes"}},
+		{"bad header and codes", HTTPConfig{URL: ok, Method: "GET", Headers: "X: 1\nContent-Length: 3", SuccessCodes: "200,7xx"}, []string{"HEADERS", "SUCCESS_CODES"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h, err := NewHTTP(tt.cfg, nil)
 			var got []string
-			for _, ce := range ConfigErrors(err) {
-				got = append(got, ce.Field)
+			for _, ce := range setting.Problems(err) {
+				got = append(got, ce.Name)
 			}
 			if !reflect.DeepEqual(got, tt.wantFields) {
 				t.Fatalf("fields: got %q, want %q (error: %v)", got, tt.wantFields, err)

@@ -70,32 +70,32 @@ const maxTwilioError = 16 << 10
 // NewTwilio validates cfg and returns a Twilio sender that uses client (nil:
 // a new one). Whatever client is given, redirects are never followed (see
 // noRedirects). All
-// configuration problems are reported at once, as *ConfigError values
+// configuration problems are reported at once, as *setting.Problem values
 // joined with errors.Join.
 func NewTwilio(cfg TwilioConfig, client *http.Client) (*Twilio, error) {
 	var problems configProblems
 	sid := strings.TrimSpace(cfg.AccountSID)
 	switch {
 	case sid == "":
-		problems.add("AccountSID", "is required")
+		problems.add("ACCOUNT_SID", "is required")
 	case !strings.HasPrefix(sid, "AC") || !isAlnum(sid):
 		// It goes into the URL path, and an API key SID ("SK...") here is a
 		// common mix-up that Twilio would only report as a 401 or 404.
-		problems.add("AccountSID", `must be an account SID: "AC" followed by letters and digits`)
+		problems.add("ACCOUNT_SID", `must be an account SID: "AC" followed by letters and digits`)
 	}
 	token := strings.TrimSpace(cfg.AuthToken)
 	if token == "" {
-		problems.add("AuthToken", "is required")
+		problems.add("AUTH_TOKEN", "is required")
 	}
 	from := strings.TrimSpace(cfg.From)
 	service := strings.TrimSpace(cfg.MessagingServiceSID)
 	switch {
 	case from == "" && service == "":
-		problems.add("From", "is required unless MessagingServiceSID is set")
+		problems.add("FROM", "is required unless MessagingServiceSID is set")
 	case from != "" && service != "":
-		problems.add("From", "must be empty when MessagingServiceSID is set; set exactly one")
+		problems.add("FROM", "must be empty when MessagingServiceSID is set; set exactly one")
 	case service != "" && (!strings.HasPrefix(service, "MG") || !isAlnum(service)):
-		problems.add("MessagingServiceSID", `must be a messaging service SID: "MG" followed by letters and digits`)
+		problems.add("MESSAGING_SERVICE_SID", `must be a messaging service SID: "MG" followed by letters and digits`)
 	}
 
 	apiURL := strings.TrimRight(strings.TrimSpace(cfg.APIURL), "/")
@@ -104,7 +104,7 @@ func NewTwilio(cfg TwilioConfig, client *http.Client) (*Twilio, error) {
 	}
 	u, err := url.Parse(apiURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		problems.add("APIURL", "must be an absolute http or https URL with a host and no query")
+		problems.add("API_URL", "must be an absolute http or https URL with a host and no query")
 	}
 	if err := problems.err(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package sms
 import (
 	"context"
 	"errors"
+	"github.com/otpgate/otpgate/internal/setting"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -182,7 +183,7 @@ func TestTwilioDeadlineAndInvalidNumber(t *testing.T) {
 	}
 }
 
-func TestNewTwilioConfigErrors(t *testing.T) {
+func TestNewTwilioConfigProblems(t *testing.T) {
 	tests := []struct {
 		name       string
 		cfg        TwilioConfig
@@ -191,21 +192,21 @@ func TestNewTwilioConfigErrors(t *testing.T) {
 		{"valid from", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+15005550001"}, nil},
 		{"valid service", TwilioConfig{AccountSID: "AC1", AuthToken: "t", MessagingServiceSID: "MG1"}, nil},
 		{"valid alphanumeric sender", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "OTPGate"}, nil},
-		{"empty", TwilioConfig{}, []string{"AccountSID", "AuthToken", "From"}},
-		{"both senders", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+1", MessagingServiceSID: "MG1"}, []string{"From"}},
-		{"API key instead of account", TwilioConfig{AccountSID: "SK1", AuthToken: "t", From: "+1"}, []string{"AccountSID"}},
-		{"path characters in SID", TwilioConfig{AccountSID: "AC1/../x", AuthToken: "t", From: "+1"}, []string{"AccountSID"}},
-		{"bad service SID", TwilioConfig{AccountSID: "AC1", AuthToken: "t", MessagingServiceSID: "PN1"}, []string{"MessagingServiceSID"}},
-		{"relative API URL", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+1", APIURL: "api.twilio.com"}, []string{"APIURL"}},
-		{"API URL with query", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+1", APIURL: "https://h/?x=1"}, []string{"APIURL"}},
-		{"everything wrong", TwilioConfig{AccountSID: "x", APIURL: "ftp://h"}, []string{"AccountSID", "AuthToken", "From", "APIURL"}},
+		{"empty", TwilioConfig{}, []string{"ACCOUNT_SID", "AUTH_TOKEN", "FROM"}},
+		{"both senders", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+1", MessagingServiceSID: "MG1"}, []string{"FROM"}},
+		{"API key instead of account", TwilioConfig{AccountSID: "SK1", AuthToken: "t", From: "+1"}, []string{"ACCOUNT_SID"}},
+		{"path characters in SID", TwilioConfig{AccountSID: "AC1/../x", AuthToken: "t", From: "+1"}, []string{"ACCOUNT_SID"}},
+		{"bad service SID", TwilioConfig{AccountSID: "AC1", AuthToken: "t", MessagingServiceSID: "PN1"}, []string{"MESSAGING_SERVICE_SID"}},
+		{"relative API URL", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+1", APIURL: "api.twilio.com"}, []string{"API_URL"}},
+		{"API URL with query", TwilioConfig{AccountSID: "AC1", AuthToken: "t", From: "+1", APIURL: "https://h/?x=1"}, []string{"API_URL"}},
+		{"everything wrong", TwilioConfig{AccountSID: "x", APIURL: "ftp://h"}, []string{"ACCOUNT_SID", "AUTH_TOKEN", "FROM", "API_URL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tw, err := NewTwilio(tt.cfg, nil)
 			var got []string
-			for _, ce := range ConfigErrors(err) {
-				got = append(got, ce.Field)
+			for _, ce := range setting.Problems(err) {
+				got = append(got, ce.Name)
 			}
 			if !reflect.DeepEqual(got, tt.wantFields) {
 				t.Fatalf("fields: got %q, want %q (error: %v)", got, tt.wantFields, err)

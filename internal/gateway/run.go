@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/setting"
 	"github.com/otpgate/otpgate/proxy"
 	"github.com/otpgate/otpgate/sms"
 	"github.com/otpgate/otpgate/ui"
@@ -177,7 +178,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		GroupFilter: cfg.Auth.Ldap.GroupFilter, GroupNameAttribute: cfg.Auth.Ldap.GroupNameAttribute,
 		Timeout: cfg.Auth.Ldap.Timeout, NumberTypes: numberTypes,
 	})
-	problems = append(problems, renameFields(err, ldapFieldVars)...)
+	problems = append(problems, setting.Prefixed(envPrefix+"_", err)...)
 
 	sender, senderProblems := newSender(cfg, log, stdout, m)
 	problems = append(problems, senderProblems...)
@@ -260,59 +261,6 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted)}, nil
 }
 
-var ldapFieldVars = map[string]string{
-	"URL": "LDAP_URL", "StartTLS": "LDAP_START_TLS", "TLSConfig": "LDAP_CA_FILE", "BindDN": "LDAP_BIND_DN",
-	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
-	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "OTPEnableAttribute": "OTP_ENABLE_ATTRIBUTE", "BackupCodesAttribute": "BACKUP_CODES_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
-	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
-	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
-	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",
-}
-
-// smsHTTPFieldVars names the variables of an http provider whose
-// variables start with prefix (SMS or SMS2).
-func smsHTTPFieldVars(prefix string) map[string]string {
-	return map[string]string{
-		"URL": prefix + "_URL", "Method": prefix + "_METHOD", "Headers": prefix + "_HEADERS", "Payload": prefix + "_PAYLOAD",
-		"SuccessCodes": prefix + "_SUCCESS_CODES", "SuccessMatch": prefix + "_SUCCESS_MATCH",
-	}
-}
-
-var twilioFieldVars = map[string]string{
-	"AccountSID": "TWILIO_ACCOUNT_SID", "AuthToken": "TWILIO_AUTH_TOKEN", "From": "TWILIO_FROM",
-	"MessagingServiceSID": "TWILIO_MESSAGING_SERVICE_SID", "APIURL": "TWILIO_API_URL",
-}
-
-// renameFields turns a part's joined field errors into errors naming the
-// operator's variables.
-func renameFields(err error, vars map[string]string) []error {
-	if err == nil {
-		return nil
-	}
-	errs := []error{err}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	}
-	out := make([]error, 0, len(errs))
-	for _, e := range errs {
-		field, text := "", ""
-		var se *sms.ConfigError
-		var le *auth.LDAPConfigError
-		switch {
-		case errors.As(e, &se):
-			field, text = se.Field, se.Problem
-		case errors.As(e, &le):
-			field, text = le.Field, le.Problem
-		}
-		if name, ok := vars[field]; ok {
-			out = append(out, problem(name, "%s", text))
-			continue
-		}
-		out = append(out, e)
-	}
-	return out
-}
-
 // newSender builds the configured SMS providers: one, or several tried in
 // order with a circuit breaker each (SMS_PROVIDERS).
 func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.Sender, []error) {
@@ -358,19 +306,19 @@ func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (s
 	case "http":
 		s, err := sms.NewHTTP(cfg.SMS.HTTPConfig, client)
 		if err != nil {
-			return nil, renameFields(err, smsHTTPFieldVars("SMS"))
+			return nil, setting.Prefixed(envPrefix+"_SMS_", err)
 		}
 		return s, nil
 	case "http2":
 		s, err := sms.NewHTTP(cfg.SMS2, client)
 		if err != nil {
-			return nil, renameFields(err, smsHTTPFieldVars("SMS2"))
+			return nil, setting.Prefixed(envPrefix+"_SMS2_", err)
 		}
 		return s, nil
 	case "twilio":
 		s, err := sms.NewTwilio(cfg.Twilio, client)
 		if err != nil {
-			return nil, renameFields(err, twilioFieldVars)
+			return nil, setting.Prefixed(envPrefix+"_TWILIO_", err)
 		}
 		return s, nil
 	}

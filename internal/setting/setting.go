@@ -33,6 +33,46 @@ type Problem struct {
 
 func (p *Problem) Error() string { return p.Name + ": " + p.Text }
 
+// Problems returns every *Problem inside err, in order, looking through
+// errors.Join and %w wrapping (errors.As stops at the first).
+func Problems(err error) []*Problem {
+	var out []*Problem
+	var walk func(error)
+	walk = func(err error) {
+		switch u := err.(type) {
+		case nil:
+		case *Problem:
+			out = append(out, u)
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// Prefixed returns err's problems with prefix before each name (a part
+// names its settings without the prefix it is read under), and err itself
+// when it holds none.
+func Prefixed(prefix string, err error) []error {
+	if err == nil {
+		return nil
+	}
+	ps := Problems(err)
+	if len(ps) == 0 {
+		return []error{err}
+	}
+	out := make([]error, len(ps))
+	for i, p := range ps {
+		out[i] = &Problem{Name: prefix + p.Name, Text: p.Text}
+	}
+	return out
+}
+
 // Problemf returns a Problem.
 func Problemf(name, format string, args ...any) error {
 	return &Problem{Name: name, Text: fmt.Sprintf(format, args...)}
