@@ -1,6 +1,18 @@
 package auth
 
-import "time"
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/otpgate/otpgate/internal/setting"
+)
 
 // Settings are the sign-in's OTPGATE_ variables: the directory, codes,
 // lockout, what codes may be sent, capture, backup codes, cookies and
@@ -89,4 +101,176 @@ type CookieSettings struct {
 type SessionSettings struct {
 	Lifetime time.Duration `split_words:"true" default:"12h" desc:"a session ends this long after sign-in"`
 	Idle     time.Duration `split_words:"true" default:"1h" desc:"a session ends after this long unused"`
+}
+
+// Checked is what Settings say, parsed and checked.
+type Checked struct {
+	TLS              *tls.Config // for the directory; nil: the system's roots
+	Secrets          [][]byte    // COOKIE_SECRET decoded; the first signs
+	NumberTypes      NumberTypes
+	AllowedCountries []string // where codes may go; empty: any country
+}
+
+var (
+	cookieNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	regionPattern     = regexp.MustCompile(`^[A-Z]{2}$`)
+)
+
+// Validate checks the settings and returns them parsed, with every problem
+// at once, each naming its variable (prefix + name, e.g. OTPGATE_LDAP_URL).
+// The directory checks the rest of its own when it is made (NewLDAP).
+func (s Settings) Validate(prefix string) (Checked, []error) {
+	var c Checked
+	var p []error
+	var err error
+	problem := func(name, format string, args ...any) error { return setting.Problemf(prefix+name, format, args...) }
+	if s.Ldap.URL == "" {
+		p = append(p, problem("LDAP_URL", "required: like ldaps://ldap.example.org:636"))
+	}
+	if s.Ldap.BindDN == "" {
+		p = append(p, problem("LDAP_BIND_DN", "required: the service account that searches for users"))
+	}
+	if s.Ldap.BindPassword == "" {
+		p = append(p, problem("LDAP_BIND_PASSWORD", "required (or LDAP_BIND_PASSWORD_FILE): an empty password would be an unauthenticated bind"))
+	}
+	if s.Ldap.Timeout <= 0 {
+		p = append(p, problem("LDAP_TIMEOUT", "must be positive, like 5s"))
+	}
+	if s.Ldap.CAFile != "" {
+		if c.TLS, err = s.Ldap.tlsConfig(); err != nil {
+			p = append(p, problem("LDAP_CA_FILE", "%v", err))
+		}
+	}
+	if !strings.Contains(s.Sms.Message, "{code}") {
+		p = append(p, problem("SMS_MESSAGE", "must contain {code}"))
+	}
+	if s.Otp.Length < 4 || s.Otp.Length > 10 {
+		p = append(p, problem("OTP_LENGTH", "%d: want 4 to 10", s.Otp.Length))
+	}
+	if s.Otp.MaxSends < 1 || s.Otp.MaxSends > 10 {
+		p = append(p, problem("OTP_MAX_SENDS", "%d: want 1 to 10", s.Otp.MaxSends))
+	}
+	if s.Otp.ResendCooldown < 0 || s.Otp.ResendCooldown > 10*time.Minute {
+		p = append(p, problem("OTP_RESEND_COOLDOWN", "%v: want 0 to 10m", s.Otp.ResendCooldown))
+	}
+	if s.MaskVisibleDigits < 0 || s.MaskVisibleDigits > 4 {
+		p = append(p, problem("MASK_VISIBLE_DIGITS", "%d: want 0 to 4, so a number is never shown whole", s.MaskVisibleDigits))
+	}
+	if s.Lockout.MaxFailures < 0 {
+		p = append(p, problem("LOCKOUT_MAX_FAILURES", "must not be negative (0 turns lockout off)"))
+	}
+	if s.Lockout.MaxFailures > 0 && (s.Lockout.Window <= 0 || s.Lockout.Duration <= 0) {
+		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) and LOCKOUT_DURATION (%v) must be positive when lockout is on", s.Lockout.Window, s.Lockout.Duration))
+	}
+	if s.Lockout.MaxFailuresPerIP < 0 {
+		p = append(p, problem("LOCKOUT_MAX_FAILURES_PER_IP", "must not be negative (0 turns the limit off)"))
+	}
+	if s.Lockout.MaxFailuresPerIP > 0 && s.Lockout.MaxFailures == 0 && s.Lockout.Window <= 0 {
+		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) must be positive when LOCKOUT_MAX_FAILURES_PER_IP is on", s.Lockout.Window))
+	}
+	for name, v := range map[string]int{"SMS_LIMIT_PER_NUMBER": s.Sms.LimitPerNumber, "SMS_LIMIT_PER_IP": s.Sms.LimitPerIP, "SMS_LIMIT_GLOBAL": s.Sms.LimitGlobal} {
+		if v < 0 {
+			p = append(p, problem(name, "must not be negative (0 turns the limit off)"))
+		}
+	}
+	for _, cc := range s.Sms.AllowedCountries {
+		if msg := CheckAllowedCountry(strings.TrimSpace(cc)); msg != "" {
+			p = append(p, problem("SMS_ALLOWED_COUNTRIES", "%s", msg))
+		}
+	}
+	if c.NumberTypes, err = ParseNumberTypes(s.Sms.NumberTypes); err != nil {
+		p = append(p, problem("SMS_NUMBER_TYPES", "%v", err))
+	}
+	if s.CaptureMobile && len(trimAll(s.Sms.AllowedCountries)) == 0 && s.DefaultRegion == "" {
+		p = append(p, problem("CAPTURE_MOBILE", "true needs %sSMS_ALLOWED_COUNTRIES (the countries a typed number may be in, e.g. GB,IE) "+
+			"or %sDEFAULT_REGION (then that country alone): otherwise one password could have codes sent to any costly destination", prefix, prefix))
+	}
+	if s.DefaultRegion != "" && !regionPattern.MatchString(s.DefaultRegion) {
+		p = append(p, problem("DEFAULT_REGION", "%q is not an ISO 3166 country code like US or GB", s.DefaultRegion))
+	}
+	switch s.CaptureMobileBind {
+	case "service", "user":
+	default:
+		p = append(p, problem("CAPTURE_MOBILE_BIND", "%q: want service or user", s.CaptureMobileBind))
+	}
+	if s.Otp.TTL < 30*time.Second || s.Otp.TTL > 10*time.Minute {
+		p = append(p, problem("OTP_TTL", "%v: want between 30s and 10m (NIST SP 800-63B's ceiling)", s.Otp.TTL))
+	}
+	if s.Otp.MaxAttempts < 1 || s.Otp.MaxAttempts > 10 {
+		p = append(p, problem("OTP_MAX_ATTEMPTS", "%d: want 1 to 10", s.Otp.MaxAttempts))
+	}
+	if c.Secrets, err = s.Cookie.secrets(); err != nil {
+		p = append(p, problem("COOKIE_SECRET", "%v", err))
+	}
+	if !cookieNamePattern.MatchString(s.Cookie.Name) {
+		p = append(p, problem("COOKIE_NAME", "%q: use 1 to 64 letters, digits, - or _", s.Cookie.Name))
+	}
+	if s.Session.Lifetime <= 0 {
+		p = append(p, problem("SESSION_LIFETIME", "must be positive, like 12h"))
+	}
+	if s.Session.Idle <= 0 || (s.Session.Lifetime > 0 && s.Session.Idle > s.Session.Lifetime) {
+		p = append(p, problem("SESSION_IDLE", "%v: must be positive and at most SESSION_LIFETIME (%v)", s.Session.Idle, s.Session.Lifetime))
+	}
+	c.AllowedCountries = trimAll(s.Sms.AllowedCountries)
+	if len(c.AllowedCountries) == 0 && s.CaptureMobile && s.DefaultRegion != "" {
+		// Capture with no list: the home country alone, never anywhere.
+		c.AllowedCountries = []string{s.DefaultRegion}
+	}
+	return c, p
+}
+
+// tlsConfig is the directory's TLS settings, or nil for the system roots.
+func (s LDAPSettings) tlsConfig() (*tls.Config, error) {
+	if s.CAFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", s.CAFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// secrets decodes COOKIE_SECRET.
+func (s CookieSettings) secrets() ([][]byte, error) {
+	if strings.TrimSpace(s.Secret) == "" {
+		return nil, errors.New("required (or COOKIE_SECRET_FILE): make one with `openssl rand -base64 32`")
+	}
+	var out [][]byte
+	for i, part := range strings.Split(s.Secret, ",") {
+		b, err := decodeBase64(strings.TrimSpace(part))
+		if err != nil {
+			return nil, fmt.Errorf("secret %d is not base64: make one with `openssl rand -base64 32`", i+1)
+		}
+		if len(b) < 32 {
+			return nil, fmt.Errorf("secret %d is %d bytes, want at least 32: make one with `openssl rand -base64 32`", i+1, len(b))
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+// trimAll drops spaces around each item of a comma-separated setting, and
+// empty items.
+func trimAll(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -1,14 +1,10 @@
 package gateway
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -108,15 +104,15 @@ func unknownVariables(environ, names []string) []error {
 }
 
 var (
-	prefixPattern     = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/$`)
-	cookieNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	regionPattern     = regexp.MustCompile(`^[A-Z]{2}$`)
-	domainPattern     = regexp.MustCompile(`^\.?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	prefixPattern = regexp.MustCompile(`^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*/$`)
+	domainPattern = regexp.MustCompile(`^\.?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
 )
 
 // checked is what the parts' settings say, parsed and checked.
 type checked struct {
-	proxy proxy.Checked
+	auth          auth.Checked
+	proxy         proxy.Checked
+	redirectHosts []string
 }
 
 // validate checks every setting, each part its own, and reports every
@@ -125,8 +121,13 @@ func (c *Config) validate() (checked, []error) {
 	var chk checked
 	var p []error
 	var pp []error
+	chk.auth, pp = c.Auth.Validate(envPrefix + "_")
+	p = append(p, pp...)
 	chk.proxy, pp = c.Proxy.Validate(envPrefix + "_")
 	p = append(p, pp...)
+	chk.redirectHosts, pp = c.UI.Validate(envPrefix + "_")
+	p = append(p, pp...)
+	p = append(p, c.SMS.Validate(envPrefix+"_SMS_")...)
 	return chk, append(p, c.check()...)
 }
 
@@ -143,11 +144,6 @@ func (c *Config) check() []error {
 			p = append(p, problem("COOKIE_DOMAIN", "%q: want a domain like example.com, without scheme or port", d))
 		} else if h := c.publicHost(); h != "" && h != strings.TrimPrefix(d, ".") && !strings.HasSuffix(h, "."+strings.TrimPrefix(d, ".")) {
 			p = append(p, problem("COOKIE_DOMAIN", "%q does not contain PUBLIC_URL's host %q, so browsers would refuse the cookie", d, h))
-		}
-	}
-	for _, h := range c.UI.AllowedRedirectHosts {
-		if !domainPattern.MatchString(strings.TrimSpace(h)) {
-			p = append(p, problem("ALLOWED_REDIRECT_HOSTS", "%q is not a host name", h))
 		}
 	}
 	if !prefixPattern.MatchString(c.PathPrefix) {
@@ -167,109 +163,13 @@ func (c *Config) check() []error {
 	default:
 		p = append(p, problem("LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel))
 	}
-	if c.Auth.Ldap.URL == "" {
-		p = append(p, problem("LDAP_URL", "required: like ldaps://ldap.example.org:636"))
-	}
-	if c.Auth.Ldap.BindDN == "" {
-		p = append(p, problem("LDAP_BIND_DN", "required: the service account that searches for users"))
-	}
-	if c.Auth.Ldap.BindPassword == "" {
-		p = append(p, problem("LDAP_BIND_PASSWORD", "required (or LDAP_BIND_PASSWORD_FILE): an empty password would be an unauthenticated bind"))
-	}
-	if c.Auth.Ldap.Timeout <= 0 {
-		p = append(p, problem("LDAP_TIMEOUT", "must be positive, like 5s"))
-	}
-	if c.Auth.Ldap.CAFile != "" {
-		if _, err := c.ldapTLS(); err != nil {
-			p = append(p, problem("LDAP_CA_FILE", "%v", err))
-		}
-	}
-	if !strings.Contains(c.Auth.Sms.Message, "{code}") {
-		p = append(p, problem("SMS_MESSAGE", "must contain {code}"))
-	}
-	if c.SMS.Timeout <= 0 || c.SMS.Timeout > time.Minute {
-		p = append(p, problem("SMS_TIMEOUT", "%v: want between 1s and 1m", c.SMS.Timeout))
-	}
-	if c.Auth.Otp.Length < 4 || c.Auth.Otp.Length > 10 {
-		p = append(p, problem("OTP_LENGTH", "%d: want 4 to 10", c.Auth.Otp.Length))
-	}
-	if c.Auth.Otp.MaxSends < 1 || c.Auth.Otp.MaxSends > 10 {
-		p = append(p, problem("OTP_MAX_SENDS", "%d: want 1 to 10", c.Auth.Otp.MaxSends))
-	}
-	if c.Auth.Otp.ResendCooldown < 0 || c.Auth.Otp.ResendCooldown > 10*time.Minute {
-		p = append(p, problem("OTP_RESEND_COOLDOWN", "%v: want 0 to 10m", c.Auth.Otp.ResendCooldown))
-	}
-	if c.Auth.MaskVisibleDigits < 0 || c.Auth.MaskVisibleDigits > 4 {
-		p = append(p, problem("MASK_VISIBLE_DIGITS", "%d: want 0 to 4, so a number is never shown whole", c.Auth.MaskVisibleDigits))
-	}
-	if c.Auth.Lockout.MaxFailures < 0 {
-		p = append(p, problem("LOCKOUT_MAX_FAILURES", "must not be negative (0 turns lockout off)"))
-	}
-	if c.Auth.Lockout.MaxFailures > 0 && (c.Auth.Lockout.Window <= 0 || c.Auth.Lockout.Duration <= 0) {
-		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) and LOCKOUT_DURATION (%v) must be positive when lockout is on", c.Auth.Lockout.Window, c.Auth.Lockout.Duration))
-	}
-	if c.Auth.Lockout.MaxFailuresPerIP < 0 {
-		p = append(p, problem("LOCKOUT_MAX_FAILURES_PER_IP", "must not be negative (0 turns the limit off)"))
-	}
-	if c.Auth.Lockout.MaxFailuresPerIP > 0 && c.Auth.Lockout.MaxFailures == 0 && c.Auth.Lockout.Window <= 0 {
-		p = append(p, problem("LOCKOUT_WINDOW", "LOCKOUT_WINDOW (%v) must be positive when LOCKOUT_MAX_FAILURES_PER_IP is on", c.Auth.Lockout.Window))
-	}
-	for name, v := range map[string]int{"SMS_LIMIT_PER_NUMBER": c.Auth.Sms.LimitPerNumber, "SMS_LIMIT_PER_IP": c.Auth.Sms.LimitPerIP, "SMS_LIMIT_GLOBAL": c.Auth.Sms.LimitGlobal} {
-		if v < 0 {
-			p = append(p, problem(name, "must not be negative (0 turns the limit off)"))
-		}
-	}
-	for _, cc := range c.Auth.Sms.AllowedCountries {
-		if msg := auth.CheckAllowedCountry(strings.TrimSpace(cc)); msg != "" {
-			p = append(p, problem("SMS_ALLOWED_COUNTRIES", "%s", msg))
-		}
-	}
-	if _, err := auth.ParseNumberTypes(c.Auth.Sms.NumberTypes); err != nil {
-		p = append(p, problem("SMS_NUMBER_TYPES", "%v", err))
-	}
-	if c.Auth.CaptureMobile && len(trimAll(c.Auth.Sms.AllowedCountries)) == 0 && c.Auth.DefaultRegion == "" {
-		p = append(p, problem("CAPTURE_MOBILE", "true needs %s_SMS_ALLOWED_COUNTRIES (the countries a typed number may be in, e.g. GB,IE) "+
-			"or %s_DEFAULT_REGION (then that country alone): otherwise one password could have codes sent to any costly destination", envPrefix, envPrefix))
-	}
-	if c.Auth.DefaultRegion != "" && !regionPattern.MatchString(c.Auth.DefaultRegion) {
-		p = append(p, problem("DEFAULT_REGION", "%q is not an ISO 3166 country code like US or GB", c.Auth.DefaultRegion))
-	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			p = append(p, problem("PUBLIC_URL", "%q is not an http:// or https:// URL with a host", c.PublicURL))
 		}
 	}
-	switch c.Auth.CaptureMobileBind {
-	case "service", "user":
-	default:
-		p = append(p, problem("CAPTURE_MOBILE_BIND", "%q: want service or user", c.Auth.CaptureMobileBind))
-	}
-	if c.SMS.BreakerFailures < 1 {
-		p = append(p, problem("SMS_BREAKER_FAILURES", "%d: want 1 or more", c.SMS.BreakerFailures))
-	}
-	if c.SMS.BreakerOpenFor <= 0 {
-		p = append(p, problem("SMS_BREAKER_OPEN_FOR", "must be positive, like 30s"))
-	}
 	if c.PublicURL == "" && (c.Auth.Sms.OriginBound || strings.Contains(c.Auth.Sms.Message, "{host}")) {
 		p = append(p, problem("PUBLIC_URL", "required when SMS_ORIGIN_BOUND=true or SMS_MESSAGE uses {host}"))
-	}
-	if c.Auth.Otp.TTL < 30*time.Second || c.Auth.Otp.TTL > 10*time.Minute {
-		p = append(p, problem("OTP_TTL", "%v: want between 30s and 10m (NIST SP 800-63B's ceiling)", c.Auth.Otp.TTL))
-	}
-	if c.Auth.Otp.MaxAttempts < 1 || c.Auth.Otp.MaxAttempts > 10 {
-		p = append(p, problem("OTP_MAX_ATTEMPTS", "%d: want 1 to 10", c.Auth.Otp.MaxAttempts))
-	}
-	if _, err := c.cookieSecrets(); err != nil {
-		p = append(p, problem("COOKIE_SECRET", "%v", err))
-	}
-	if !cookieNamePattern.MatchString(c.Auth.Cookie.Name) {
-		p = append(p, problem("COOKIE_NAME", "%q: use 1 to 64 letters, digits, - or _", c.Auth.Cookie.Name))
-	}
-	if c.Auth.Session.Lifetime <= 0 {
-		p = append(p, problem("SESSION_LIFETIME", "must be positive, like 12h"))
-	}
-	if c.Auth.Session.Idle <= 0 || (c.Auth.Session.Lifetime > 0 && c.Auth.Session.Idle > c.Auth.Session.Lifetime) {
-		p = append(p, problem("SESSION_IDLE", "%v: must be positive and at most SESSION_LIFETIME (%v)", c.Auth.Session.Idle, c.Auth.Session.Lifetime))
 	}
 	return p
 }
@@ -294,46 +194,6 @@ func (c *Config) checkServerLimits() []error {
 	return p
 }
 
-// cookieSecrets decodes COOKIE_SECRET.
-func (c *Config) cookieSecrets() ([][]byte, error) {
-	if strings.TrimSpace(c.Auth.Cookie.Secret) == "" {
-		return nil, errors.New("required (or COOKIE_SECRET_FILE): make one with `openssl rand -base64 32`")
-	}
-	var out [][]byte
-	for i, s := range strings.Split(c.Auth.Cookie.Secret, ",") {
-		s = strings.TrimSpace(s)
-		b, err := decodeBase64(s)
-		if err != nil {
-			return nil, fmt.Errorf("secret %d is not base64: make one with `openssl rand -base64 32`", i+1)
-		}
-		if len(b) < 32 {
-			return nil, fmt.Errorf("secret %d is %d bytes, want at least 32: make one with `openssl rand -base64 32`", i+1, len(b))
-		}
-		out = append(out, b)
-	}
-	return out, nil
-}
-
-func decodeBase64(s string) ([]byte, error) {
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b, nil
-		}
-	}
-	return nil, errors.New("not base64")
-}
-
-// allowedCountries is where codes may go: SMS_ALLOWED_COUNTRIES, or with
-// capture on and no list, DEFAULT_REGION alone, because a typed number
-// must never be free to be anywhere (check refuses capture with neither).
-func (c *Config) allowedCountries() []string {
-	list := trimAll(c.Auth.Sms.AllowedCountries)
-	if len(list) == 0 && c.Auth.CaptureMobile && c.Auth.DefaultRegion != "" {
-		list = []string{c.Auth.DefaultRegion}
-	}
-	return list
-}
-
 // publicHost is the host of PUBLIC_URL, or "".
 func (c *Config) publicHost() string {
 	u, err := url.Parse(c.PublicURL)
@@ -341,22 +201,6 @@ func (c *Config) publicHost() string {
 		return ""
 	}
 	return u.Hostname()
-}
-
-// ldapTLS returns the TLS settings for the directory, or nil for system roots.
-func (c *Config) ldapTLS() (*tls.Config, error) {
-	if c.Auth.Ldap.CAFile == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(c.Auth.Ldap.CAFile)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", c.Auth.Ldap.CAFile)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // readmeTable is the README's configuration table, made from the same

@@ -59,7 +59,8 @@ func TestNumberSettings(t *testing.T) {
 				if err != nil {
 					t.Fatalf("assemble: %v", err)
 				}
-				if got := cfg.allowedCountries(); !slices.Equal(got, tt.wantCountries) {
+				chk, _ := cfg.validate()
+				if got := chk.auth.AllowedCountries; !slices.Equal(got, tt.wantCountries) {
 					t.Errorf("allowed countries %q, want %q", got, tt.wantCountries)
 				}
 				return

@@ -167,28 +167,25 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	chk, problems := cfg.validate()
 	m := newMetrics()
 
-	tlsConfig, _ := cfg.ldapTLS()
-	numberTypes, _ := auth.ParseNumberTypes(cfg.Auth.Sms.NumberTypes)
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
-		URL: cfg.Auth.Ldap.URL, StartTLS: cfg.Auth.Ldap.StartTLS, TLSConfig: tlsConfig,
+		URL: cfg.Auth.Ldap.URL, StartTLS: cfg.Auth.Ldap.StartTLS, TLSConfig: chk.auth.TLS,
 		BindDN: cfg.Auth.Ldap.BindDN, BindPassword: cfg.Auth.Ldap.BindPassword, BaseDN: cfg.Auth.Ldap.BaseDN,
 		UserFilter: cfg.Auth.Ldap.UserFilter, UsernameAttribute: cfg.Auth.Ldap.UsernameAttribute, OTPEnableAttribute: cfg.Auth.Otp.EnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.Auth.Ldap.MobileAttribute,
 		NameAttribute: cfg.Auth.Ldap.NameAttribute, MailAttribute: cfg.Auth.Ldap.MailAttribute,
 		GroupAttribute: cfg.Auth.Ldap.GroupAttribute, GroupBaseDN: cfg.Auth.Ldap.GroupBaseDN,
 		GroupFilter: cfg.Auth.Ldap.GroupFilter, GroupNameAttribute: cfg.Auth.Ldap.GroupNameAttribute,
-		Timeout: cfg.Auth.Ldap.Timeout, NumberTypes: numberTypes,
+		Timeout: cfg.Auth.Ldap.Timeout, NumberTypes: chk.auth.NumberTypes,
 	})
 	problems = append(problems, setting.Prefixed(envPrefix+"_", err)...)
 
 	sender, senderProblems := newSender(cfg, log, stdout, m)
 	problems = append(problems, senderProblems...)
 
-	secrets, _ := cfg.cookieSecrets()
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
 
-	keys, err := auth.NewKeys(secrets)
+	keys, err := auth.NewKeys(chk.auth.Secrets)
 	if err != nil {
 		return nil, problem("COOKIE_SECRET", "%v", err)
 	}
@@ -206,19 +203,19 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Resend: cfg.Auth.Otp.Resend, ResendCooldown: cfg.Auth.Otp.ResendCooldown, MaxSends: cfg.Auth.Otp.MaxSends,
 		Message: cfg.Auth.Sms.Message, Host: cfg.publicHost(), OriginBound: cfg.Auth.Sms.OriginBound,
 		MaskVisible: cfg.Auth.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SMS.Timeout,
-		DefaultRegion: cfg.Auth.DefaultRegion, NumberTypes: numberTypes,
+		DefaultRegion: cfg.Auth.DefaultRegion, NumberTypes: chk.auth.NumberTypes,
 		Policy: auth.Policy{Mandatory: cfg.Auth.Otp.Mandatory, ExemptGroups: trimAll(cfg.Auth.Otp.ExemptGroups),
 			RequiredGroups: trimAll(cfg.Auth.Otp.RequiredGroups)},
 		Lockout: auth.Lockout{MaxFailures: cfg.Auth.Lockout.MaxFailures, Window: cfg.Auth.Lockout.Window, Duration: cfg.Auth.Lockout.Duration,
 			MaxFailuresPerIP: cfg.Auth.Lockout.MaxFailuresPerIP},
 		Limits: auth.Limits{PerNumber: cfg.Auth.Sms.LimitPerNumber, PerIP: cfg.Auth.Sms.LimitPerIP, Global: cfg.Auth.Sms.LimitGlobal,
-			AllowedCountries: cfg.allowedCountries()},
+			AllowedCountries: chk.auth.AllowedCountries},
 		BackupCodes: cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
 		Observer: m,
 	}, log, now)
 	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
 		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
-			"countries", cfg.allowedCountries())
+			"countries", chk.auth.AllowedCountries)
 	}
 	if cfg.Auth.Otp.Length < 6 {
 		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.Auth.Otp.Length)
@@ -232,7 +229,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
 		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
-		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: trimAll(cfg.UI.AllowedRedirectHosts), AllowHTTP: !cfg.Auth.Cookie.Secure},
+		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: chk.redirectHosts, AllowHTTP: !cfg.Auth.Cookie.Secure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
 				return fmt.Errorf("directory: %w", err)
