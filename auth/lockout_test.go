@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testclock"
 )
 
 // memDirectory is a Directory in memory. A user is found by any of its
@@ -97,7 +99,7 @@ type lockoutTestFlow struct {
 	*Flow
 	dir   *memDirectory
 	sms   *countingSender
-	clock *fakeClock
+	clock *testclock.Clock
 }
 
 func newLockoutTestFlow(t *testing.T, lo Lockout, limits Limits) lockoutTestFlow {
@@ -106,7 +108,7 @@ func newLockoutTestFlow(t *testing.T, lo Lockout, limits Limits) lockoutTestFlow
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf := lockoutTestFlow{dir: newMemDirectory(memAlice, memBob), sms: &countingSender{}, clock: newFakeClock()}
+	tf := lockoutTestFlow{dir: newMemDirectory(memAlice, memBob), sms: &countingSender{}, clock: testclock.New(testclock.Start)}
 	cfg := FlowConfig{CodeTTL: 5 * time.Minute, MaxAttempts: 3, Retry: true, MaxSends: 1, Message: "{code}",
 		SendTimeout: 5 * time.Second, Policy: Policy{Mandatory: true}, Lockout: lo, Limits: limits}
 	tf.Flow = NewFlow(tf.dir, tf.sms, NewMemoryStore(tf.clock.Now), codes, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tf.clock.Now)
