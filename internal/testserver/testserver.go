@@ -162,6 +162,39 @@ func (p *Process) Output() string { return p.out.String() }
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
+// Pause freezes the process (SIGSTOP) and returns once it has stopped, or
+// fails after timeout. kill(2) returns as soon as the signal is queued, not
+// when the process has stopped: the kernel wakes one thread to take the
+// signal, and the process's other threads go on running, and answering
+// requests, until that thread has been scheduled and has stopped them. On
+// a busy machine that takes long enough for a whole request to be served
+// by a server that was "paused". So Pause waits until every thread is in
+// the stopped state. (Where the state cannot be read, outside Linux, it
+// returns once the signal is sent.)
+func (p *Process) Pause(timeout time.Duration) error {
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause %s: %w", p.name, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("pause %s: it exited (%v)", p.name, p.err)
+		default:
+		}
+		stopped, err := allThreadsStopped(p.cmd.Process.Pid)
+		switch {
+		case err != nil:
+			return fmt.Errorf("pause %s: %w", p.name, err)
+		case stopped:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("pause %s: not stopped %v after SIGSTOP", p.name, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Stop ends the process and waits for it: SIGTERM, then SIGKILL if it has
 // not exited after grace; with grace 0, SIGKILL at once. It waits at most 5
 // seconds after SIGKILL, so that a process stuck in the kernel does not

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -142,5 +143,40 @@ func TestRetryPortTaken(t *testing.T) {
 	})
 	if err != nil || calls != 3 {
 		t.Errorf("taken twice: %v after %d calls", err, calls)
+	}
+}
+
+// Pause returns only once the process has stopped: nothing it prints
+// after that, until it is continued. A busy loop that prints all the time
+// stands in for a server answering requests.
+func TestPauseReturnsOnceStopped(t *testing.T) {
+	p, err := Start(exec.Command("sh", "-c", "while :; do echo x; done"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(0)
+	for i := range 20 {
+		if err := p.Pause(5 * time.Second); err != nil {
+			t.Fatalf("pause %d: %v", i+1, err)
+		}
+		before := len(p.Output())
+		time.Sleep(20 * time.Millisecond)
+		if after := len(p.Output()); after != before {
+			t.Fatalf("pause %d: printed %d bytes after Pause returned, want none", i+1, after-before)
+		}
+		if err := p.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPauseExited(t *testing.T) {
+	p, err := Start(exec.Command("true"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	if err := p.Pause(time.Second); err == nil {
+		t.Error("pausing an exited process: got nil, want an error")
 	}
 }
