@@ -5,7 +5,8 @@
 // Each Server is a child process listening on a free loopback port, with its
 // database in t.TempDir(); t.Cleanup stops it. When slapd is not installed
 // the test is skipped, unless REQUIRE_TEST_SERVERS=1, which makes it
-// fail instead so that CI cannot pass by skipping.
+// fail instead so that CI cannot pass by skipping. `go test -short` skips
+// it too, unless REQUIRE_TEST_SERVERS=1 (see testserver.Require).
 package slapdtest
 
 import (

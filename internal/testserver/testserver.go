@@ -27,13 +27,25 @@ import (
 // into a failure, so that CI cannot pass by skipping.
 const RequireEnv = "REQUIRE_TEST_SERVERS"
 
+// short is testing.Short, replaced by this package's tests.
+var short = testing.Short
+
 // Require returns the path of a file the test needs, given as where
 // Debian's package installs it: the program of that name on PATH, or else
 // path itself (/usr/sbin is often not on a non-root user's PATH, and some
 // programs are never on it). When neither exists it calls Missing, naming
 // the package.
+//
+// Every harness that runs a real server calls it first, so it is also
+// where `go test -short` skips the real-server tests, leaving the fast
+// ones: with -short it skips, unless RequireEnv is 1, which asks for every
+// real-server test to run and wins.
 func Require(t testing.TB, path, debianPackage string) string {
 	t.Helper()
+	if short() && os.Getenv(RequireEnv) != "1" {
+		t.Skip(fmt.Sprintf("needs a real server (Debian package %s); -short skips it", debianPackage))
+		return ""
+	}
 	if p, err := exec.LookPath(filepath.Base(path)); err == nil {
 		return p
 	}
