@@ -16,25 +16,6 @@ import (
 	"github.com/otpgate/otpgate/auth/slapdtest"
 )
 
-// backupSender keeps the last SMS; the test message is the code alone.
-type backupSender struct {
-	mu   sync.Mutex
-	last string
-}
-
-func (s *backupSender) Send(_ context.Context, _, msg string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.last = msg
-	return nil
-}
-
-func (s *backupSender) code() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.last
-}
-
 // faultyBackupDir is the real directory with backup-code reads or removals
 // failing on demand, as when the directory goes away mid sign-in.
 type faultyBackupDir struct {
@@ -89,7 +70,7 @@ func backupFlowConfig() FlowConfig {
 
 type backupTestFlow struct {
 	*Flow
-	sms  *backupSender
+	sms  *recordingSender
 	logs *bytes.Buffer
 	mu   *sync.Mutex // guards logs
 }
@@ -100,7 +81,7 @@ func newBackupTestFlow(t *testing.T, dir Directory, cfg FlowConfig) backupTestFl
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf := backupTestFlow{sms: &backupSender{}, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	tf := backupTestFlow{sms: &recordingSender{}, logs: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{tf.mu, tf.logs}, nil))
 	tf.Flow = NewFlow(dir, tf.sms, NewMemoryStore(nil), codes, cfg, log, nil)
 	return tf

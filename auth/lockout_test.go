@@ -2,102 +2,22 @@ package auth
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testclock"
 )
-
-// memDirectory is a Directory in memory. A user is found by any of its
-// names in any case, the way a filter such as
-// (|(uid={username})(mail={username})) finds one entry by several
-// spellings; binds are counted.
-type memDirectory struct {
-	users map[string]*memUser // by every name that finds them
-	binds atomic.Int32        // password checks made
-}
-
-type memUser struct {
-	User
-	password string
-}
-
-func newMemDirectory(users ...memUser) *memDirectory {
-	d := &memDirectory{users: map[string]*memUser{}}
-	for _, u := range users {
-		u := u
-		d.users[u.Username] = &u
-		if u.Email != "" {
-			d.users[u.Email] = &u
-		}
-	}
-	return d
-}
-
-func (d *memDirectory) AuthenticateWith(_ context.Context, username, password string, admit func(User) error) (User, error) {
-	u, ok := d.users[strings.ToLower(username)]
-	if !ok {
-		return User{}, fmt.Errorf("%w: no entry", ErrInvalidCredentials)
-	}
-	if admit != nil {
-		if err := admit(u.User); err != nil {
-			return User{}, err
-		}
-	}
-	d.binds.Add(1)
-	if password != u.password {
-		return User{}, fmt.Errorf("%w: wrong password", ErrInvalidCredentials)
-	}
-	return u.User, nil
-}
-
-func (d *memDirectory) Ping(context.Context) error { return nil }
-
-var (
-	memAlice = memUser{User{Username: "alice", DN: "uid=alice,ou=people,dc=example,dc=org", Email: "alice@example.org", Mobile: "+15550100006"}, "alice-pw"}
-	memBob   = memUser{User{Username: "bob", DN: "uid=bob,ou=people,dc=example,dc=org", Mobile: "+15550100007"}, "bob-pw"}
-)
-
-// countingSender counts the SMS it is given and fails while told to.
-type countingSender struct {
-	mu      sync.Mutex
-	sent    int
-	failing bool
-}
-
-func (s *countingSender) Send(context.Context, string, string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failing {
-		return errors.New("gateway answered 500")
-	}
-	s.sent++
-	return nil
-}
-
-func (s *countingSender) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sent
-}
-
-func (s *countingSender) fail(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failing = on
-}
 
 type lockoutTestFlow struct {
 	*Flow
 	dir   *memDirectory
-	sms   *countingSender
-	clock *fakeClock
+	sms   *recordingSender
+	clock *testclock.Clock
 }
 
 func newLockoutTestFlow(t *testing.T, lo Lockout, limits Limits) lockoutTestFlow {
@@ -106,7 +26,7 @@ func newLockoutTestFlow(t *testing.T, lo Lockout, limits Limits) lockoutTestFlow
 	if err != nil {
 		t.Fatal(err)
 	}
-	tf := lockoutTestFlow{dir: newMemDirectory(memAlice, memBob), sms: &countingSender{}, clock: newFakeClock()}
+	tf := lockoutTestFlow{dir: newMemDirectory(memAlice, memBob), sms: &recordingSender{}, clock: testclock.New(testclock.Start)}
 	cfg := FlowConfig{CodeTTL: 5 * time.Minute, MaxAttempts: 3, Retry: true, MaxSends: 1, Message: "{code}",
 		SendTimeout: 5 * time.Second, Policy: Policy{Mandatory: true}, Lockout: lo, Limits: limits}
 	tf.Flow = NewFlow(tf.dir, tf.sms, NewMemoryStore(tf.clock.Now), codes, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), tf.clock.Now)

@@ -14,7 +14,7 @@ import (
 type Session struct {
 	ID       string `json:"id"`
 	User     User   `json:"user"`
-	Factors  int    `json:"f"`  // 2 after password and code
+	Factors  int    `json:"f"`  // 2 after password and code (or backup code), 1 where policy lets the password alone do
 	AuthTime int64  `json:"at"` // unix seconds of sign-in: bounds the absolute lifetime
 	LastSeen int64  `json:"ls"` // unix seconds of last use: bounds the idle time
 }
@@ -35,8 +35,8 @@ type Sessions struct {
 	cookie *Cookie[Session]
 	cfg    SessionConfig
 	now    func() time.Time
-	// renewAfter limits cookie rewrites to one per interval per user, so the
-	// idle timer is kept without re-encrypting on every request.
+	// renewAfter limits cookie rewrites to one per interval per session, so
+	// the idle timer is kept without re-encrypting on every request.
 	renewAfter time.Duration
 	decoded    *decodeCache
 }
@@ -71,8 +71,10 @@ func NewSessions(keys *Keys, opts CookieOptions, cfg SessionConfig, now func() t
 // CookieName returns the session cookie's name.
 func (s *Sessions) CookieName() string { return s.cookie.Name() }
 
-// Load returns the request's session if it is genuine, two-factor and within
-// both its lifetime and idle time.
+// Load returns the request's session if it is genuine, complete (at least
+// one factor: how many is the caller's to require), within both its
+// lifetime and idle time (the idle time as the store recorded it, for
+// sessions used through forward-auth), and not signed out.
 func (s *Sessions) Load(r *http.Request) (Session, error) {
 	hc, err := r.Cookie(s.cookie.Name())
 	if err != nil {

@@ -8,11 +8,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testclock"
 )
 
 func secret(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
-func newTestSessions(t *testing.T, clock *fakeClock, secure bool, secrets ...[]byte) *Sessions {
+func newTestSessions(t *testing.T, clock *testclock.Clock, secure bool, secrets ...[]byte) *Sessions {
 	t.Helper()
 	if len(secrets) == 0 {
 		secrets = [][]byte{secret(1)}
@@ -59,7 +61,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		{false, "otpgate"},
 	}
 	for _, tt := range tests {
-		c := issue(t, newTestSessions(t, newFakeClock(), tt.secure))
+		c := issue(t, newTestSessions(t, testclock.New(testclock.Start), tt.secure))
 		if c.Name != tt.wantName {
 			t.Errorf("secure=%v: name %q, want %q", tt.secure, c.Name, tt.wantName)
 		}
@@ -79,7 +81,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 }
 
 func TestSessionLoad(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	s := newTestSessions(t, clock, true)
 	c := issue(t, s)
 	sess, err := s.Load(requestWith(c))
@@ -117,7 +119,7 @@ func TestSessionLoad(t *testing.T) {
 }
 
 func TestSessionIdleRenewalAndAbsoluteLifetime(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	s := newTestSessions(t, clock, true)
 	c := issue(t, s)
 	// Use the session every 50 minutes: the idle timer keeps being renewed,
@@ -151,7 +153,7 @@ func TestSessionIdleRenewalAndAbsoluteLifetime(t *testing.T) {
 }
 
 func TestSessionTouchIsRateLimited(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	s := newTestSessions(t, clock, true)
 	c := issue(t, s)
 	sess, _ := s.Load(requestWith(c))
@@ -164,7 +166,7 @@ func TestSessionTouchIsRateLimited(t *testing.T) {
 }
 
 func TestSessionSecretRotation(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	old := newTestSessions(t, clock, true, secret(1))
 	c := issue(t, old)
 	rotated := newTestSessions(t, clock, true, secret(2), secret(1))
@@ -182,7 +184,7 @@ func TestSessionSecretRotation(t *testing.T) {
 }
 
 func TestSessionIssueMakesNewID(t *testing.T) {
-	s := newTestSessions(t, newFakeClock(), true)
+	s := newTestSessions(t, testclock.New(testclock.Start), true)
 	a, _ := s.Load(requestWith(issue(t, s)))
 	b, _ := s.Load(requestWith(issue(t, s)))
 	if a.ID == "" || a.ID == b.ID {
@@ -202,7 +204,7 @@ func TestNewKeysRefusesShortSecrets(t *testing.T) {
 // With a store, the idle timer is kept on the server as well: forward-auth
 // proxies do not pass a renewed cookie back to the browser.
 func TestSessionIdleKeptInStore(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	keys, _ := NewKeys([][]byte{secret(1)})
 	store := NewMemoryStore(clock.Now)
 	s, err := NewSessions(keys, CookieOptions{Name: "otpgate"}, SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: store}, clock.Now)
@@ -225,7 +227,7 @@ func TestSessionIdleKeptInStore(t *testing.T) {
 }
 
 func TestSessionRevoke(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	keys, _ := NewKeys([][]byte{secret(1)})
 	s, _ := NewSessions(keys, CookieOptions{Name: "otpgate"}, SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: NewMemoryStore(clock.Now)}, clock.Now)
 	c := issue(t, s)

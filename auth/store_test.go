@@ -8,27 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/testclock"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // storeHarness is one Store implementation under the contract tests, with a
 // way to let time pass for it.
@@ -159,13 +141,13 @@ func testStoreContract(t *testing.T, newHarness func(t *testing.T) storeHarness)
 
 func TestMemoryStore(t *testing.T) {
 	testStoreContract(t, func(t *testing.T) storeHarness {
-		clock := newFakeClock()
+		clock := testclock.New(testclock.Start)
 		return storeHarness{store: NewMemoryStore(clock.Now), advance: clock.Advance, now: clock.Now}
 	})
 }
 
 func TestMemoryStoreSweepsExpiredEntries(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	s := NewMemoryStore(clock.Now)
 	ctx := context.Background()
 	for i := range 100 {
@@ -326,7 +308,7 @@ func testWindowContract(t *testing.T, newHarness func(t *testing.T) storeHarness
 }
 
 func TestMemoryStoreSweepsExpiredWindows(t *testing.T) {
-	clock := newFakeClock()
+	clock := testclock.New(testclock.Start)
 	s := NewMemoryStore(clock.Now)
 	ctx := context.Background()
 	for i := range 100 {

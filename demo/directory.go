@@ -80,9 +80,9 @@ const (
 	stopTimeout   = 5 * time.Second
 )
 
-// DemoUsers returns the demo directory's users. Bob has no mobile number so
+// Users returns the demo directory's users. Bob has no mobile number so
 // the demo can show what happens then.
-func DemoUsers() []DirectoryUser {
+func Users() []DirectoryUser {
 	return []DirectoryUser{
 		{Username: "alice", Password: "alice-demo-pass", Name: "Alice Liddell", Email: "alice@example.org",
 			Mobile: "+15550100006", Groups: []string{"staff", "admins"}},
@@ -167,7 +167,7 @@ func newDirectory(logger *slog.Logger) (*Directory, error) {
 		BaseDN:       demoBaseDN,
 		BindDN:       demoServiceDN,
 		BindPassword: rand.Text(),
-		Users:        DemoUsers(),
+		Users:        Users(),
 		logger:       logger,
 		binds:        make(map[int]bindState),
 		stopped:      make(chan struct{}),

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/testclock"
 	"github.com/otpgate/otpgate/internal/testserver"
 )
 
@@ -95,28 +96,6 @@ func refusedProvider(t *testing.T, name string) Named {
 	addr := srv.URL
 	srv.Close()
 	return Named{Name: name, Sender: newHTTP(t, HTTPConfig{URL: addr + "/send?to=$ctx.num&text=$ctx.msg", Method: "GET"}, nil)}
-}
-
-// testClock is a settable clock for the breakers.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 func newFailover(t *testing.T, cfg FailoverConfig, providers ...Named) (*Failover, *testserver.Output) {
@@ -296,7 +275,7 @@ func TestFailoverAllFail(t *testing.T) {
 }
 
 func TestFailoverBreaker(t *testing.T) {
-	clock := newTestClock()
+	clock := testclock.New(testclock.Start)
 	broken := newFakeGateway(t, http.StatusBadGateway)
 	good := newFakeGateway(t, http.StatusOK)
 	f, logs := newFailover(t, FailoverConfig{
@@ -368,7 +347,7 @@ func TestFailoverBreaker(t *testing.T) {
 
 // While one Send probes a half-open provider, others skip it.
 func TestFailoverOneProbeAtATime(t *testing.T) {
-	clock := newTestClock()
+	clock := testclock.New(testclock.Start)
 	flaky := newFakeGateway(t, http.StatusInternalServerError)
 	good := newFakeGateway(t, http.StatusOK)
 	f, _ := newFailover(t, FailoverConfig{
@@ -502,7 +481,7 @@ func TestFailoverRejectsInvalidNumberUpFront(t *testing.T) {
 // delivered: with a single provider, an open breaker must not turn a
 // recovered gateway into a certain failure.
 func TestFailoverOpenProvidersAreLastResort(t *testing.T) {
-	clock := newTestClock()
+	clock := testclock.New(testclock.Start)
 	t.Run("single provider", func(t *testing.T) {
 		g := newFakeGateway(t, http.StatusInternalServerError)
 		f, _ := newFailover(t, FailoverConfig{FailureThreshold: 1, Now: clock.Now}, g.named(t, "only"))
@@ -573,7 +552,7 @@ func TestFailoverCallerCancels(t *testing.T) {
 }
 
 func TestFailoverConcurrent(t *testing.T) {
-	clock := newTestClock()
+	clock := testclock.New(testclock.Start)
 	var n atomic.Int32
 	// Fails every other request, so breakers open and close while Sends
 	// run in parallel.

@@ -5,7 +5,8 @@
 // Each Server is a child process listening on a free loopback port, with its
 // database in t.TempDir(); t.Cleanup stops it. When slapd is not installed
 // the test is skipped, unless REQUIRE_TEST_SERVERS=1, which makes it
-// fail instead so that CI cannot pass by skipping.
+// fail instead so that CI cannot pass by skipping. `go test -short` skips
+// it too, unless REQUIRE_TEST_SERVERS=1 (see testserver.Require).
 package slapdtest
 
 import (
@@ -366,9 +367,22 @@ func (s *Server) stopLocked() {
 }
 
 // Pause freezes slapd (SIGSTOP): the kernel still accepts connections but
-// nothing answers, as with a hung directory, for timeout tests. Resume
-// undoes it; Stop works on a paused server too.
-func (s *Server) Pause() { s.signal(syscall.SIGSTOP) }
+// nothing answers, as with a hung directory, for timeout tests. It returns
+// once every thread of slapd has stopped, not merely once the signal is
+// sent: until then slapd still serves requests (see
+// testserver.Process.Pause). Resume undoes it; Stop works on a paused
+// server too.
+func (s *Server) Pause() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.up {
+		s.t.Fatalf("slapdtest: pause: slapd is not running")
+	}
+	if err := s.proc.Pause(stopTimeout); err != nil {
+		s.t.Fatalf("slapdtest: %v", err)
+	}
+}
 
 // Resume lets a paused slapd run again.
 func (s *Server) Resume() { s.signal(syscall.SIGCONT) }

@@ -27,13 +27,25 @@ import (
 // into a failure, so that CI cannot pass by skipping.
 const RequireEnv = "REQUIRE_TEST_SERVERS"
 
+// short is testing.Short, replaced by this package's tests.
+var short = testing.Short
+
 // Require returns the path of a file the test needs, given as where
 // Debian's package installs it: the program of that name on PATH, or else
 // path itself (/usr/sbin is often not on a non-root user's PATH, and some
 // programs are never on it). When neither exists it calls Missing, naming
 // the package.
+//
+// Every harness that runs a real server calls it first, so it is also
+// where `go test -short` skips the real-server tests, leaving the fast
+// ones: with -short it skips, unless RequireEnv is 1, which asks for every
+// real-server test to run and wins.
 func Require(t testing.TB, path, debianPackage string) string {
 	t.Helper()
+	if short() && os.Getenv(RequireEnv) != "1" {
+		t.Skip(fmt.Sprintf("needs a real server (Debian package %s); -short skips it", debianPackage))
+		return ""
+	}
 	if p, err := exec.LookPath(filepath.Base(path)); err == nil {
 		return p
 	}
@@ -161,6 +173,39 @@ func (p *Process) Output() string { return p.out.String() }
 
 // Signal sends sig to the process.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
+
+// Pause freezes the process (SIGSTOP) and returns once it has stopped, or
+// fails after timeout. kill(2) returns as soon as the signal is queued, not
+// when the process has stopped: the kernel wakes one thread to take the
+// signal, and the process's other threads go on running, and answering
+// requests, until that thread has been scheduled and has stopped them. On
+// a busy machine that takes long enough for a whole request to be served
+// by a server that was "paused". So Pause waits until every thread is in
+// the stopped state. (Where the state cannot be read, outside Linux, it
+// returns once the signal is sent.)
+func (p *Process) Pause(timeout time.Duration) error {
+	if err := p.Signal(syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("pause %s: %w", p.name, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case <-p.exited:
+			return fmt.Errorf("pause %s: it exited (%v)", p.name, p.err)
+		default:
+		}
+		stopped, err := allThreadsStopped(p.cmd.Process.Pid)
+		switch {
+		case err != nil:
+			return fmt.Errorf("pause %s: %w", p.name, err)
+		case stopped:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("pause %s: not stopped %v after SIGSTOP", p.name, timeout)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // Stop ends the process and waits for it: SIGTERM, then SIGKILL if it has
 // not exited after grace; with grace 0, SIGKILL at once. It waits at most 5

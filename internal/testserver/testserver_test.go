@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,6 +53,7 @@ func (r *recordTB) Skip(args ...any)               { r.skipped = fmt.Sprint(args
 func (r *recordTB) Fatalf(format string, a ...any) { r.failed = fmt.Sprintf(format, a...) }
 
 func TestRequire(t *testing.T) {
+	setShort(t, false)
 	if got := Require(t, "/nonexistent/sh", "dash"); !strings.HasSuffix(got, "/sh") {
 		t.Errorf("Require found sh at %q", got)
 	}
@@ -142,5 +144,79 @@ func TestRetryPortTaken(t *testing.T) {
 	})
 	if err != nil || calls != 3 {
 		t.Errorf("taken twice: %v after %d calls", err, calls)
+	}
+}
+
+// Pause returns only once the process has stopped: nothing it prints
+// after that, until it is continued. A busy loop that prints all the time
+// stands in for a server answering requests.
+func TestPauseReturnsOnceStopped(t *testing.T) {
+	p, err := Start(exec.Command("sh", "-c", "while :; do echo x; done"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(0)
+	for i := range 20 {
+		if err := p.Pause(5 * time.Second); err != nil {
+			t.Fatalf("pause %d: %v", i+1, err)
+		}
+		before := len(p.Output())
+		time.Sleep(20 * time.Millisecond)
+		if after := len(p.Output()); after != before {
+			t.Fatalf("pause %d: printed %d bytes after Pause returned, want none", i+1, after-before)
+		}
+		if err := p.Signal(syscall.SIGCONT); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPauseExited(t *testing.T) {
+	p, err := Start(exec.Command("true"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-p.exited
+	if err := p.Pause(time.Second); err == nil {
+		t.Error("pausing an exited process: got nil, want an error")
+	}
+}
+
+// setShort makes Require see -short as on or off for the test.
+func setShort(t *testing.T, on bool) {
+	old := short
+	short = func() bool { return on }
+	t.Cleanup(func() { short = old })
+}
+
+// With -short, Require skips an installed program too, unless RequireEnv
+// asks for every real server to run.
+func TestRequireShort(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		short    bool
+		env      string
+		path     string
+		wantSkip string // part of the skip message; "" for none
+		wantFail string // part of the failure message; "" for none
+	}{
+		{"installed, not short", false, "", "/bin/sh", "", ""},
+		{"installed, short", true, "", "/bin/sh", "-short skips it", ""},
+		{"installed, short, required", true, "1", "/bin/sh", "", ""},
+		{"missing, short", true, "", "/nonexistent/otpgate-no-such-program", "-short skips it", ""},
+		{"missing, short, required", true, "1", "/nonexistent/otpgate-no-such-program", "", "not installed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setShort(t, tc.short)
+			t.Setenv(RequireEnv, tc.env)
+			r := &recordTB{TB: t}
+			Require(r, tc.path, "some-package")
+			if (tc.wantSkip == "") != (r.skipped == "") || !strings.Contains(r.skipped, tc.wantSkip) {
+				t.Errorf("got skip %q, want one containing %q", r.skipped, tc.wantSkip)
+			}
+			if (tc.wantFail == "") != (r.failed == "") || !strings.Contains(r.failed, tc.wantFail) {
+				t.Errorf("got failure %q, want one containing %q", r.failed, tc.wantFail)
+			}
+		})
 	}
 }

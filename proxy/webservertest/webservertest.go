@@ -8,7 +8,8 @@
 // stops it, and prints its logs when the test failed. When the server is
 // not installed the test is skipped, unless REQUIRE_TEST_SERVERS=1, which
 // makes it fail instead so that CI cannot pass by skipping (the convention
-// of auth/slapdtest).
+// of auth/slapdtest); `go test -short` skips it too, unless
+// REQUIRE_TEST_SERVERS=1.
 package webservertest
 
 import (

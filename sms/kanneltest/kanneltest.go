@@ -7,7 +7,8 @@
 // Each Kannel is three child processes on free loopback ports, configured
 // in t.TempDir(); t.Cleanup stops them. When Kannel is not installed the
 // test is skipped, unless REQUIRE_TEST_SERVERS=1, which makes it fail
-// instead so that CI cannot pass by skipping.
+// instead so that CI cannot pass by skipping. `go test -short` skips it
+// too, unless REQUIRE_TEST_SERVERS=1 (see testserver.Require).
 //
 // What fakesmsc shows is what Kannel would hand a real SMS centre, with
 // Kannel's quirks:
