@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/testclock"
 	"github.com/otpgate/otpgate/internal/testserver"
 	"github.com/otpgate/otpgate/proxy"
 )
@@ -34,7 +35,7 @@ import (
 // loopback listener, with its connection caps and timeouts, in front of app.
 func startServed(t *testing.T, app http.Handler, edit ...func(*Config)) (*env, string) {
 	t.Helper()
-	e := &env{t: t, dir: slapdtest.Start(t), sms: newSMSGateway(t), clock: &testClock{}, logs: &testserver.Output{}}
+	e := &env{t: t, dir: slapdtest.Start(t), sms: newSMSGateway(t), clock: testclock.Wall(), logs: &testserver.Output{}}
 	e.app = httptest.NewServer(app)
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, e.app.URL)
@@ -531,7 +532,7 @@ func TestRefusedConnectionsAreLoggedAtMostEveryTenSeconds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clock := &testClock{}
+	clock := testclock.Wall()
 	logs := &testserver.Output{}
 	refusals := make(chan string, 100)
 	l := newConnLimiter(ln, connLimits{Max: 1, Refused: func(r string) { refusals <- r }},

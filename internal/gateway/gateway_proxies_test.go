@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/testclock"
 	"github.com/otpgate/otpgate/internal/testserver"
 	"github.com/otpgate/otpgate/proxy/webservertest"
 )
@@ -68,7 +69,7 @@ func startForwardAuthEnv(t *testing.T, edit ...func(*Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dir: slapdtest.Start(t), sms: newSMSGateway(t), clock: &testClock{}, logs: &testserver.Output{}}
+	e := &env{t: t, dir: slapdtest.Start(t), sms: newSMSGateway(t), clock: testclock.Wall(), logs: &testserver.Output{}}
 	e.app = httptest.NewServer(echoApp())
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, "")

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/testclock"
 	"github.com/otpgate/otpgate/internal/testserver"
 )
 
@@ -124,24 +125,6 @@ func (g *smsGateway) lastCode(to string) string {
 	return match[1]
 }
 
-// testClock is the gateway's clock; tests move it to expire codes.
-type testClock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
-
 // env is one running gateway with everything around it.
 type env struct {
 	t       *testing.T
@@ -149,7 +132,7 @@ type env struct {
 	sms     *smsGateway
 	app     *httptest.Server
 	gw      *httptest.Server
-	clock   *testClock
+	clock   *testclock.Clock
 	logs    *testserver.Output
 	config  Config
 	metrics *metrics
@@ -200,7 +183,7 @@ func startEnv(t *testing.T, edit ...func(*Config)) *env {
 // startEnvWithDirectory is startEnv with options for the directory.
 func startEnvWithDirectory(t *testing.T, dirOpts []slapdtest.Option, edit ...func(*Config)) *env {
 	t.Helper()
-	e := &env{t: t, dir: slapdtest.Start(t, dirOpts...), sms: newSMSGateway(t), clock: &testClock{}, logs: &testserver.Output{}}
+	e := &env{t: t, dir: slapdtest.Start(t, dirOpts...), sms: newSMSGateway(t), clock: testclock.Wall(), logs: &testserver.Output{}}
 	e.app = httptest.NewServer(echoApp())
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, e.app.URL)
