@@ -36,8 +36,7 @@ func (h *Handler) backupCodesOff() error {
 	if h.cfg.Flow.BackupCodesEnabled() {
 		return nil
 	}
-	return &pageError{status: http.StatusNotFound, title: "Page not found",
-		message: []string{"There is no such page."}, next: h.cfg.Prefix + "signin", nextLabel: "Go to sign-in"}
+	return h.notFound()
 }
 
 // twoFactorSession returns the session of a user who may make backup
