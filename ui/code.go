@@ -47,9 +47,9 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
-	id, err := h.pending.Read(r)
-	if err != nil || id == "" {
-		return h.expired("")
+	id, err := h.pendingID(r)
+	if err != nil {
+		return err
 	}
 	key, _ := h.capture.Read(r)
 	p, err := h.cfg.Flow.Verify(r.Context(), id, r.PostForm.Get("code"), h.cfg.ClientAddr(r), key)
@@ -70,16 +70,10 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 		h.pending.Clear(w)
 		return h.flowError(err, "")
 	}
-	h.pending.Clear(w)
 	if key != nil {
 		h.capture.Clear(w)
 	}
-	// A fresh session, never one the browser brought: no session fixation.
-	if _, err := h.cfg.Sessions.Issue(w, p.User, 2); err != nil {
-		return err
-	}
-	http.Redirect(w, r, h.cfg.Redirects.Safe(p.Redirect), http.StatusSeeOther)
-	return nil
+	return h.finishSecondFactor(w, r, p)
 }
 
 // resend sends a new code for the pending sign-in.
@@ -87,9 +81,9 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
 	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
-	id, err := h.pending.Read(r)
-	if err != nil || id == "" {
-		return h.expired("")
+	id, err := h.pendingID(r)
+	if err != nil {
+		return err
 	}
 	p, err := h.cfg.Flow.Resend(r.Context(), id, h.cfg.ClientAddr(r))
 	if err != nil {

@@ -41,9 +41,9 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) error {
 	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
-	id, err := h.pending.Read(r)
-	if err != nil || id == "" {
-		return h.expired("")
+	id, err := h.pendingID(r)
+	if err != nil {
+		return err
 	}
 	typed := r.PostForm.Get("mobile")
 	_, err = h.cfg.Flow.CaptureMobile(r.Context(), id, typed, h.cfg.ClientAddr(r))
