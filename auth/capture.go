@@ -67,7 +67,7 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // directoryMobile reads the user's number from the directory's value, or
 // says why codes cannot go to it. A number in a country or range codes are
-// not sent to is a *LimitError "country", refused here, before anything is
+// not sent to is a *LimitError LimitCountry, refused here, before anything is
 // counted, because the send limits' own country check lets the ranges of
 // no country through when the list is empty.
 func (f *Flow) directoryMobile(user User) (Mobile, error) {
@@ -76,7 +76,7 @@ func (f *Flow) directoryMobile(user User) (Mobile, error) {
 		return Mobile{}, err
 	}
 	if !CountryAllowed(f.cfg.Limits.AllowedCountries, m.Region) {
-		return Mobile{}, &LimitError{Limit: "country"}
+		return Mobile{}, &LimitError{Limit: LimitCountry}
 	}
 	return m, nil
 }

@@ -340,7 +340,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 		}
 		if c > 1 {
 			log.Info("sign-in: code not sent, asked again within the cooldown")
-			return &LimitError{Limit: "cooldown", Until: f.NextSendAt(*p)}
+			return &LimitError{Limit: LimitCooldown, Until: f.NextSendAt(*p)}
 		}
 	}
 	n, err := f.store.Incr(ctx, sendsKey(p.ID), f.lifetime())
@@ -348,8 +348,8 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 		return fmt.Errorf("%w: count sends: %w", ErrCodeNotSent, err)
 	}
 	if n > int64(f.cfg.MaxSends) {
-		log.Warn("sign-in: code not sent, limit reached", "limit", "per-sign-in", "sends", n-1)
-		return &LimitError{Limit: "per-sign-in"}
+		log.Warn("sign-in: code not sent, limit reached", "limit", LimitPerSignIn, "sends", n-1)
+		return &LimitError{Limit: LimitPerSignIn}
 	}
 	charge, err := f.allowSMS(ctx, p.User.Username, p.User.Mobile, region, client)
 	if err != nil {

@@ -80,16 +80,16 @@ func (h *Handler) flowError(err error, rd string) error {
 			message: []string{"There were too many wrong passwords from your network address, so sign-in from it is paused until " +
 				clock(addressLimited.Until) + ".", "Please try again after that. If this keeps happening, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
-	case errors.As(err, &limited) && limited.Limit == "cooldown":
+	case errors.As(err, &limited) && limited.Limit == auth.LimitCooldown:
 		return &pageError{status: http.StatusTooManyRequests, title: "Please wait a moment",
 			message: []string{"A code was sent only a moment ago. You can ask for a new one after " + clock(limited.Until) + "."},
 			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
-	case errors.As(err, &limited) && limited.Limit == "country":
+	case errors.As(err, &limited) && limited.Limit == auth.LimitCountry:
 		return &pageError{status: http.StatusForbidden, title: "Codes cannot be sent to this number",
 			message: []string{"Sign-in codes are not sent to phone numbers in your number's country.",
 				"Ask an administrator to check the mobile number on your account."},
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
-	case errors.As(err, &limited) && limited.Limit == "per-sign-in":
+	case errors.As(err, &limited) && limited.Limit == auth.LimitPerSignIn:
 		return &pageError{status: http.StatusTooManyRequests, title: "No more codes for this sign-in",
 			message: []string{"As many codes as allowed were already sent for this sign-in. Use the last code you received, or sign in again."},
 			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
