@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/otpgate/otpgate/sms"
 )
 
 // ErrMobileRefused wraps ErrNoMobile: the directory holds a number, but
@@ -90,7 +88,7 @@ func (f *Flow) directoryMobile(user User) (Mobile, error) {
 func (f *Flow) noUsableMobile(ctx context.Context, user User, password, redirect string, err error, log *slog.Logger) (Result, error) {
 	var limited *LimitError
 	if errors.As(err, &limited) {
-		log.Warn("sign-in: code not sent, limit reached", "limit", limited.Limit, "to", sms.MaskNumber(user.Mobile, f.cfg.MaskVisible))
+		log.Warn("sign-in: code not sent, limit reached", "limit", limited.Limit, "to", maskNumber(user.Mobile, f.cfg.MaskVisible))
 		return Result{}, err
 	}
 	var bad *InvalidMobileError

@@ -6,7 +6,7 @@ import (
 	"net/http"
 
 	"github.com/otpgate/otpgate/auth"
-	"github.com/otpgate/otpgate/sms"
+	"github.com/otpgate/otpgate/internal/text"
 )
 
 // codePage asks for the code sent by SMS.
@@ -30,13 +30,13 @@ func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int,
 	flow := h.cfg.Flow
 	cfg := flow.Config()
 	v := view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
-		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: sms.HumanDuration(cfg.CodeTTL),
+		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: text.HumanDuration(cfg.CodeTTL),
 		InputMode: "numeric", Error: msg, Notice: notice, CanResend: flow.CanResend(p), BackupCodes: flow.BackupCodesEnabled()}
 	if flow.Alphanumeric() {
 		v.InputMode = "text"
 	}
 	if v.CanResend && cfg.ResendCooldown > 0 {
-		v.ResendHint = "You can ask for a new code " + sms.HumanDuration(cfg.ResendCooldown) + " after the last one."
+		v.ResendHint = "You can ask for a new code " + text.HumanDuration(cfg.ResendCooldown) + " after the last one."
 	}
 	h.render(w, status, "code", v)
 	return nil

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
-	"github.com/otpgate/otpgate/sms"
+	"github.com/otpgate/otpgate/internal/text"
 )
 
 // pageError is what a handler returns when the user must be told something
@@ -142,13 +142,13 @@ func clock(t time.Time) string {
 	if left < 0 {
 		left = 0
 	}
-	return fmt.Sprintf("%s UTC (in %s)", t.UTC().Format("15:04:05"), sms.HumanDuration(left.Round(time.Minute)))
+	return fmt.Sprintf("%s UTC (in %s)", t.UTC().Format("15:04:05"), text.HumanDuration(left.Round(time.Minute)))
 }
 
 func (h *Handler) expired(rd string) *pageError {
 	return &pageError{status: http.StatusGone, title: "Sign-in expired",
 		message: []string{"This sign-in has expired or its code was already used. Codes are valid for " +
-			sms.HumanDuration(h.cfg.Flow.Config().CodeTTL) + " and only once.", "Please sign in again to get a new code."},
+			text.HumanDuration(h.cfg.Flow.Config().CodeTTL) + " and only once.", "Please sign in again to get a new code."},
 		next: h.SignInURL(h.cfg.Redirects.Safe(rd)), nextLabel: "Sign in again"}
 }
 
