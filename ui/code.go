@@ -71,7 +71,7 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 		return h.flowError(err, "")
 	}
 	if key != nil {
-		h.capture.Clear(w)
+		h.capture.Clear(w) // the captured number is saved; its key is spent
 	}
 	return h.finishSecondFactor(w, r, p)
 }
@@ -92,6 +92,7 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
 	return h.renderCode(w, r, http.StatusOK, p, "", "A new code is on its way. The earlier code no longer works.")
 }
 
+// plural picks the word for n things: "1 try", "2 tries".
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return one
