@@ -49,7 +49,8 @@ func flowConfig() auth.FlowConfig {
 		Lockout: auth.Lockout{MaxFailures: 5, Window: time.Hour, Duration: 15 * time.Minute}}
 }
 
-func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context) error) *portal {
+// newPortal serves the pages for a directory of alice and users.
+func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context) error, users ...authtest.User) *portal {
 	t.Helper()
 	p := &portal{t: t, sms: &authtest.Sender{}, clock: authtest.NewClock(time.Now())}
 	keys, err := auth.NewKeys([][]byte{bytes.Repeat([]byte{1}, auth.MinSecretLen)})
@@ -62,7 +63,7 @@ func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context
 	}
 	log := slog.New(slog.DiscardHandler)
 	store := auth.NewMemoryStore(p.clock.Now)
-	flow := auth.NewFlow(authtest.NewDirectory(alice), p.sms, store, codes, flowCfg, log, p.clock.Now)
+	flow := auth.NewFlow(authtest.NewDirectory(append([]authtest.User{alice}, users...)...), p.sms, store, codes, flowCfg, log, p.clock.Now)
 	cookie := auth.CookieOptions{Name: "_otpgate"}
 	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: store}, p.clock.Now)
 	if err != nil {

@@ -20,20 +20,21 @@ type User struct {
 	Password string
 }
 
-// Directory is an auth.Directory in memory. A user is found by their
-// username or email, in any case, as a filter such as
-// (|(uid={username})(mail={username})) would find them.
+// Directory is an auth.Directory in memory, and an auth.MobileWriter. A
+// user is found by their username or email, in any case, as a filter such
+// as (|(uid={username})(mail={username})) would find them.
 type Directory struct {
-	users map[string]User
+	mu    sync.Mutex
+	users map[string]*User // by every name that finds them
 }
 
 // NewDirectory returns a Directory holding users.
 func NewDirectory(users ...User) *Directory {
-	d := &Directory{users: map[string]User{}}
+	d := &Directory{users: map[string]*User{}}
 	for _, u := range users {
-		d.users[strings.ToLower(u.Username)] = u
+		d.users[strings.ToLower(u.Username)] = &u
 		if u.Email != "" {
-			d.users[strings.ToLower(u.Email)] = u
+			d.users[strings.ToLower(u.Email)] = &u
 		}
 	}
 	return d
@@ -41,7 +42,13 @@ func NewDirectory(users ...User) *Directory {
 
 // AuthenticateWith implements auth.Directory.
 func (d *Directory) AuthenticateWith(_ context.Context, username, password string, admit func(auth.User) error) (auth.User, error) {
-	u, ok := d.users[strings.ToLower(username)]
+	d.mu.Lock()
+	found, ok := d.users[strings.ToLower(username)]
+	var u User
+	if ok {
+		u = *found
+	}
+	d.mu.Unlock()
 	if !ok {
 		return auth.User{}, fmt.Errorf("%w: no entry", auth.ErrInvalidCredentials)
 	}
@@ -58,6 +65,19 @@ func (d *Directory) AuthenticateWith(_ context.Context, username, password strin
 
 // Ping implements auth.Directory; the memory always answers.
 func (d *Directory) Ping(context.Context) error { return nil }
+
+// SetMobile implements auth.MobileWriter; as whom it writes is not checked.
+func (d *Directory) SetMobile(_ context.Context, dn, e164 string, _ auth.BindAs, _ string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, u := range d.users {
+		if u.DN == dn {
+			u.Mobile = e164
+			return nil
+		}
+	}
+	return fmt.Errorf("no entry %q", dn)
+}
 
 // SMS is one text message a Sender was given.
 type SMS struct{ To, Text string }
