@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-
-	"github.com/otpgate/otpgate/sms"
 )
 
 // ErrMobileRefused wraps ErrNoMobile: the directory holds a number, but
@@ -67,7 +65,7 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // directoryMobile reads the user's number from the directory's value, or
 // says why codes cannot go to it. A number in a country or range codes are
-// not sent to is a *LimitError "country", refused here, before anything is
+// not sent to is a *LimitError LimitCountry, refused here, before anything is
 // counted, because the send limits' own country check lets the ranges of
 // no country through when the list is empty.
 func (f *Flow) directoryMobile(user User) (Mobile, error) {
@@ -76,7 +74,7 @@ func (f *Flow) directoryMobile(user User) (Mobile, error) {
 		return Mobile{}, err
 	}
 	if !CountryAllowed(f.cfg.Limits.AllowedCountries, m.Region) {
-		return Mobile{}, &LimitError{Limit: "country"}
+		return Mobile{}, &LimitError{Limit: LimitCountry}
 	}
 	return m, nil
 }
@@ -90,7 +88,7 @@ func (f *Flow) directoryMobile(user User) (Mobile, error) {
 func (f *Flow) noUsableMobile(ctx context.Context, user User, password, redirect string, err error, log *slog.Logger) (Result, error) {
 	var limited *LimitError
 	if errors.As(err, &limited) {
-		log.Warn("sign-in: code not sent, limit reached", "limit", limited.Limit, "to", sms.MaskNumber(user.Mobile, f.cfg.MaskVisible))
+		log.Warn("sign-in: code not sent, limit reached", "limit", limited.Limit, "to", maskNumber(user.Mobile, f.cfg.MaskVisible))
 		return Result{}, err
 	}
 	var bad *InvalidMobileError

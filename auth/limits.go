@@ -9,13 +9,28 @@ import (
 	"time"
 )
 
+// Limit names a limit on sending codes. Pages choose their words by it, and
+// its value is the word logs show.
+type Limit string
+
+// The limits an SMS can meet.
+const (
+	LimitCooldown  Limit = "cooldown"    // least time between two codes of one sign-in
+	LimitPerSignIn Limit = "per-sign-in" // codes one sign-in may be sent
+	LimitCountry   Limit = "country"     // the number's country or range is not allowed
+	LimitGlobal    Limit = "global"      // codes in all an hour
+	LimitPerIP     Limit = "per-ip"      // codes per client address an hour
+	LimitPerUser   Limit = "per-user"    // codes per user an hour
+	LimitPerNumber Limit = "per-number"  // codes per destination number an hour
+)
+
 // LimitError says which abuse or cost limit refused an SMS, and until when.
 type LimitError struct {
-	Limit string    // "per-number", "per-user", "per-ip", "global", "country", "per-sign-in", "cooldown"
-	Until time.Time // zero when it does not pass by itself (country)
+	Limit Limit
+	Until time.Time // zero when it does not pass by itself (country, per-sign-in)
 }
 
-func (e *LimitError) Error() string { return "sms limit reached: " + e.Limit }
+func (e *LimitError) Error() string { return "sms limit reached: " + string(e.Limit) }
 
 // ErrSMSLimited is wrapped by every *LimitError.
 var ErrSMSLimited = errors.New("sms limit reached")
@@ -57,16 +72,17 @@ func (f *Flow) refund(ctx context.Context, c smsCharge) {
 func (f *Flow) allowSMS(ctx context.Context, user, e164, region, client string) (smsCharge, error) {
 	l := f.cfg.Limits
 	if len(l.AllowedCountries) > 0 && !slices.Contains(l.AllowedCountries, region) {
-		return nil, &LimitError{Limit: "country"}
+		return nil, &LimitError{Limit: LimitCountry}
 	}
 	checks := []struct {
-		name, key string
-		max       int
+		limit Limit
+		key   string
+		max   int
 	}{
-		{"global", "sms:global", l.Global},
-		{"per-ip", "sms:ip:" + client, l.PerIP},
-		{"per-user", "sms:user:" + strings.ToLower(user), l.PerNumber},
-		{"per-number", "sms:num:" + e164, l.PerNumber},
+		{LimitGlobal, "sms:global", l.Global},
+		{LimitPerIP, "sms:ip:" + client, l.PerIP},
+		{LimitPerUser, "sms:user:" + strings.ToLower(user), l.PerNumber},
+		{LimitPerNumber, "sms:num:" + e164, l.PerNumber},
 	}
 	var charge smsCharge
 	for _, c := range checks {
@@ -76,11 +92,11 @@ func (f *Flow) allowSMS(ctx context.Context, user, e164, region, client string) 
 		r, err := f.store.WindowAdd(ctx, c.key, int64(c.max), limitWindow)
 		if err != nil {
 			f.refund(ctx, charge)
-			return nil, fmt.Errorf("count %s sms: %w", c.name, err)
+			return nil, fmt.Errorf("count %s sms: %w", c.limit, err)
 		}
 		if !r.Added {
 			f.refund(ctx, charge)
-			return nil, &LimitError{Limit: c.name, Until: r.Oldest.Add(limitWindow)}
+			return nil, &LimitError{Limit: c.limit, Until: r.Oldest.Add(limitWindow)}
 		}
 		charge = append(charge, windowEntry{c.key, r.ID})
 	}

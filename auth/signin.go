@@ -144,7 +144,7 @@ type Pending struct {
 }
 
 // MaskedMobile is the destination as it may be shown.
-func (p Pending) MaskedMobile(visible int) string { return sms.MaskNumber(p.User.Mobile, visible) }
+func (p Pending) MaskedMobile(visible int) string { return maskNumber(p.User.Mobile, visible) }
 
 // Result is the outcome of a right password: either a code was sent and
 // Pending waits for it, or no code is needed and the user is signed in.
@@ -340,7 +340,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 		}
 		if c > 1 {
 			log.Info("sign-in: code not sent, asked again within the cooldown")
-			return &LimitError{Limit: "cooldown", Until: f.NextSendAt(*p)}
+			return &LimitError{Limit: LimitCooldown, Until: f.NextSendAt(*p)}
 		}
 	}
 	n, err := f.store.Incr(ctx, sendsKey(p.ID), f.lifetime())
@@ -348,8 +348,8 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 		return fmt.Errorf("%w: count sends: %w", ErrCodeNotSent, err)
 	}
 	if n > int64(f.cfg.MaxSends) {
-		log.Warn("sign-in: code not sent, limit reached", "limit", "per-sign-in", "sends", n-1)
-		return &LimitError{Limit: "per-sign-in"}
+		log.Warn("sign-in: code not sent, limit reached", "limit", LimitPerSignIn, "sends", n-1)
+		return &LimitError{Limit: LimitPerSignIn}
 	}
 	charge, err := f.allowSMS(ctx, p.User.Username, p.User.Mobile, region, client)
 	if err != nil {
@@ -390,7 +390,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 
 // message renders the SMS text for code.
 func (f *Flow) message(code string) string {
-	msg := strings.ReplaceAll(sms.RenderMessage(f.cfg.Message, code, f.cfg.CodeTTL), "{host}", f.cfg.Host)
+	msg := strings.ReplaceAll(renderMessage(f.cfg.Message, code, f.cfg.CodeTTL), "{host}", f.cfg.Host)
 	if f.cfg.OriginBound && f.cfg.Host != "" {
 		// The origin-bound format (WICG sms-one-time-codes): browsers offer
 		// to fill the code only on this host, which defeats phishing pages.

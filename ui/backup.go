@@ -36,8 +36,7 @@ func (h *Handler) backupCodesOff() error {
 	if h.cfg.Flow.BackupCodesEnabled() {
 		return nil
 	}
-	return &pageError{status: http.StatusNotFound, title: "Page not found",
-		message: []string{"There is no such page."}, next: h.cfg.Prefix + "signin", nextLabel: "Go to sign-in"}
+	return h.notFound()
 }
 
 // twoFactorSession returns the session of a user who may make backup
@@ -146,9 +145,9 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
-	id, err := h.pending.Read(r)
-	if err != nil || id == "" {
-		return h.expired("")
+	id, err := h.pendingID(r)
+	if err != nil {
+		return err
 	}
 	p, err := h.cfg.Flow.VerifyBackupCode(r.Context(), id, r.PostForm.Get("backup_code"), h.cfg.ClientAddr(r))
 	var wrong *auth.WrongCodeError
@@ -185,12 +184,6 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 		h.pending.Clear(w)
 		return h.flowError(err, "")
 	}
-	h.pending.Clear(w)
-	// A fresh session, never one the browser brought: no session fixation.
 	// A backup code is the second factor, as the SMS code would have been.
-	if _, err := h.cfg.Sessions.Issue(w, p.User, 2); err != nil {
-		return err
-	}
-	http.Redirect(w, r, h.cfg.Redirects.Safe(p.Redirect), http.StatusSeeOther)
-	return nil
+	return h.finishSecondFactor(w, r, p)
 }

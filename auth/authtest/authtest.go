@@ -1,0 +1,128 @@
+// Package authtest holds in-memory stand-ins for what auth.Flow talks to (a
+// Directory, an SMS sender, a clock), so that the packages built on auth
+// test their handlers without slapd or an SMS gateway. It is a normal
+// package, not a _test file, so that every package's tests can use it.
+package authtest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/otpgate/otpgate/auth"
+)
+
+// User is a directory entry: the user and their password.
+type User struct {
+	auth.User
+	Password string
+}
+
+// Directory is an auth.Directory in memory, and an auth.MobileWriter. A
+// user is found by their username or email, in any case, as a filter such
+// as (|(uid={username})(mail={username})) would find them.
+type Directory struct {
+	mu    sync.Mutex
+	users map[string]*User // by every name that finds them
+}
+
+// NewDirectory returns a Directory holding users.
+func NewDirectory(users ...User) *Directory {
+	d := &Directory{users: map[string]*User{}}
+	for _, u := range users {
+		d.users[strings.ToLower(u.Username)] = &u
+		if u.Email != "" {
+			d.users[strings.ToLower(u.Email)] = &u
+		}
+	}
+	return d
+}
+
+// AuthenticateWith implements auth.Directory.
+func (d *Directory) AuthenticateWith(_ context.Context, username, password string, admit func(auth.User) error) (auth.User, error) {
+	d.mu.Lock()
+	found, ok := d.users[strings.ToLower(username)]
+	var u User
+	if ok {
+		u = *found
+	}
+	d.mu.Unlock()
+	if !ok {
+		return auth.User{}, fmt.Errorf("%w: no entry", auth.ErrInvalidCredentials)
+	}
+	if admit != nil {
+		if err := admit(u.User); err != nil {
+			return auth.User{}, err
+		}
+	}
+	if password == "" || password != u.Password {
+		return auth.User{}, fmt.Errorf("%w: wrong password", auth.ErrInvalidCredentials)
+	}
+	return u.User, nil
+}
+
+// Ping implements auth.Directory; the memory always answers.
+func (d *Directory) Ping(context.Context) error { return nil }
+
+// SetMobile implements auth.MobileWriter; as whom it writes is not checked.
+func (d *Directory) SetMobile(_ context.Context, dn, e164 string, _ auth.BindAs, _ string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, u := range d.users {
+		if u.DN == dn {
+			u.Mobile = e164
+			return nil
+		}
+	}
+	return fmt.Errorf("no entry %q", dn)
+}
+
+// SMS is one text message a Sender was given.
+type SMS struct{ To, Text string }
+
+// Sender is an sms.Sender that keeps every message instead of sending it.
+type Sender struct {
+	mu   sync.Mutex
+	sent []SMS
+}
+
+// Send implements sms.Sender.
+func (s *Sender) Send(_ context.Context, to, text string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, SMS{to, text})
+	return nil
+}
+
+// Sent returns the messages sent so far, oldest first.
+func (s *Sender) Sent() []SMS {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SMS(nil), s.sent...)
+}
+
+// Clock is a clock that moves only when told to, for the Flow, its Store
+// and the Sessions to share.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a Clock that reads start.
+func NewClock(start time.Time) *Clock { return &Clock{t: start} }
+
+// Now is the clock's time; pass it where auth asks for a now function.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

@@ -1,0 +1,101 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/text"
+)
+
+// codePage asks for the code sent by SMS.
+func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) error {
+	p, err := h.loadPending(r)
+	if err != nil {
+		return err
+	}
+	if p.Capture && p.User.Mobile == "" {
+		http.Redirect(w, r, h.cfg.Prefix+"mobile", http.StatusSeeOther)
+		return nil
+	}
+	return h.renderCode(w, r, http.StatusOK, p, "", "")
+}
+
+func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, msg, notice string) error {
+	tok, err := h.csrfToken(w, r)
+	if err != nil {
+		return err
+	}
+	flow := h.cfg.Flow
+	cfg := flow.Config()
+	v := view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
+		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: text.HumanDuration(cfg.CodeTTL),
+		InputMode: "numeric", Error: msg, Notice: notice, CanResend: flow.CanResend(p), BackupCodes: flow.BackupCodesEnabled()}
+	if flow.Alphanumeric() {
+		v.InputMode = "text"
+	}
+	if v.CanResend && cfg.ResendCooldown > 0 {
+		v.ResendHint = "You can ask for a new code " + text.HumanDuration(cfg.ResendCooldown) + " after the last one."
+	}
+	h.render(w, status, "code", v)
+	return nil
+}
+
+// code checks the SMS code and, when it is right, signs the browser in.
+func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
+		return err
+	}
+	id, err := h.pendingID(r)
+	if err != nil {
+		return err
+	}
+	key, _ := h.capture.Read(r)
+	p, err := h.cfg.Flow.Verify(r.Context(), id, r.PostForm.Get("code"), h.cfg.ClientAddr(r), key)
+	var wrong *auth.WrongCodeError
+	switch {
+	case errors.As(err, &wrong):
+		cur, lerr := h.loadPending(r)
+		if lerr != nil {
+			return lerr
+		}
+		return h.renderCode(w, r, http.StatusUnauthorized, cur, fmt.Sprintf("That code is not right. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")), "")
+	case errors.Is(err, auth.ErrTooManyAttempts):
+		return h.signInEnded(w)
+	case errors.Is(err, auth.ErrSignInExpired):
+		h.pending.Clear(w)
+		return h.expired("")
+	case err != nil:
+		h.pending.Clear(w)
+		return h.flowError(err, "")
+	}
+	if key != nil {
+		h.capture.Clear(w) // the captured number is saved; its key is spent
+	}
+	return h.finishSecondFactor(w, r, p)
+}
+
+// resend sends a new code for the pending sign-in.
+func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
+	if err := h.parseForm(w, r); err != nil {
+		return err
+	}
+	id, err := h.pendingID(r)
+	if err != nil {
+		return err
+	}
+	p, err := h.cfg.Flow.Resend(r.Context(), id, h.cfg.ClientAddr(r))
+	if err != nil {
+		return h.flowError(err, "")
+	}
+	return h.renderCode(w, r, http.StatusOK, p, "", "A new code is on its way. The earlier code no longer works.")
+}
+
+// plural picks the word for n things: "1 try", "2 tries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
