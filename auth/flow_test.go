@@ -397,7 +397,7 @@ func TestFlowLimits(t *testing.T) {
 	type try struct {
 		user      memUser
 		client    string
-		wantLimit string // "": a code is sent
+		wantLimit Limit // "": a code is sent
 	}
 	a, b, e := memAlice, memBob, memErin // erin shares alice's number
 	for _, tc := range []struct {
