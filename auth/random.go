@@ -16,5 +16,6 @@ func randomID() (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// RandomToken is randomID for other packages (CSRF tokens).
+// RandomToken is a random, URL-safe token of 128 bits, for the pages' CSRF
+// tokens: the same generator as sign-in IDs.
 func RandomToken() (string, error) { return randomID() }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/otpgate/otpgate/auth"
 	"github.com/otpgate/otpgate/auth/authtest"
+	"github.com/otpgate/otpgate/internal/testclock"
 )
 
 // The handler tests run the pages against a real auth.Flow with a
@@ -35,7 +36,7 @@ type portal struct {
 	srv   *httptest.Server
 	web   *http.Client
 	sms   *authtest.Sender
-	clock *authtest.Clock
+	clock *testclock.Clock
 	csrf  string // the token of the last form a page showed
 }
 
@@ -52,7 +53,7 @@ func flowConfig() auth.FlowConfig {
 // newPortal serves the pages for a directory of alice and users.
 func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context) error, users ...authtest.User) *portal {
 	t.Helper()
-	p := &portal{t: t, sms: &authtest.Sender{}, clock: authtest.NewClock(time.Now())}
+	p := &portal{t: t, sms: &authtest.Sender{}, clock: testclock.New(time.Now())}
 	keys, err := auth.NewKeys([][]byte{bytes.Repeat([]byte{1}, auth.MinSecretLen)})
 	if err != nil {
 		t.Fatal(err)

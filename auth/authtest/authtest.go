@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/otpgate/otpgate/auth"
 )
@@ -101,28 +100,4 @@ func (s *Sender) Sent() []SMS {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]SMS(nil), s.sent...)
-}
-
-// Clock is a clock that moves only when told to, for the Flow, its Store
-// and the Sessions to share.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a Clock that reads start.
-func NewClock(start time.Time) *Clock { return &Clock{t: start} }
-
-// Now is the clock's time; pass it where auth asks for a now function.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
