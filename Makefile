@@ -5,9 +5,9 @@ GO       ?= go
 APT_PKGS := slapd ldap-utils kannel kannel-extras nginx caddy
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: test test-deps unit vet fmt-check bench fuzz demo build
+.PHONY: test test-deps unit vet lint fmt-check bench fuzz demo build
 
-test: test-deps fmt-check vet
+test: test-deps fmt-check vet lint
 	REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
 
 # Installs the real servers the integration tests start: OpenLDAP's slapd,
@@ -32,6 +32,12 @@ unit:
 
 vet:
 	$(GO) vet ./...
+
+# Linters, at a pinned version (go run builds it once into the build cache):
+# staticcheck, errorlint, revive for exported names, gosec outside the tests.
+GOLANGCI_LINT := github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+lint:
+	$(GO) run $(GOLANGCI_LINT) run ./...
 
 fmt-check:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

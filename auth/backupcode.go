@@ -110,9 +110,9 @@ func MatchBackupCode(code string, hashes []string) (hash string, ok bool) {
 		})
 	}
 	wg.Wait()
-	for i, m := range matched {
-		if m && !ok {
-			hash, ok = hashes[i], true
+	for i, h := range hashes {
+		if matched[i] && !ok {
+			hash, ok = h, true
 		}
 	}
 	return hash, ok

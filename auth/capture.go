@@ -16,7 +16,7 @@ import (
 // replace the number.
 var ErrMobileRefused = fmt.Errorf("%w: the directory's number cannot receive codes", ErrNoMobile)
 
-// ErrMobileNotSaved: the code was right but the directory did not take the
+// ErrMobileNotSaved means the code was right but the directory did not take the
 // captured number; no session is issued and nothing was written.
 var ErrMobileNotSaved = errors.New("mobile number not saved")
 

@@ -272,7 +272,7 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 		Mobile:   strings.TrimSpace(entry.GetEqualFoldAttributeValue(d.cfg.MobileAttribute)),
 	}
 	if d.cfg.GroupAttribute != "" {
-		user.Groups = groupNamesFromDNs(entry.GetEqualFoldAttributeValues(d.cfg.GroupAttribute))
+		user.Groups = groupNamesOf(entry.GetEqualFoldAttributeValues(d.cfg.GroupAttribute))
 	}
 	if d.cfg.OTPEnableAttribute != "" {
 		// Only an explicit FALSE turns the code off: a missing or garbled
@@ -334,7 +334,7 @@ func (d *LDAP) bindService(ctx context.Context, conn *ldap.Conn) error {
 func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password string) error {
 	if err := conn.Bind(dn, password); err != nil {
 		if ctx.Err() == nil && isCredentialRefusal(err) {
-			return fmt.Errorf("%w: ldap bind as %q: %v", ErrInvalidCredentials, dn, err)
+			return fmt.Errorf("%w: ldap bind as %q: %w", ErrInvalidCredentials, dn, err)
 		}
 		return d.unavailable(ctx, fmt.Sprintf("ldap bind as %q", dn), err)
 	}
@@ -464,10 +464,10 @@ func substitute(filter, username, dn string) string {
 	).Replace(filter)
 }
 
-// groupNamesFromDNs turns group DNs into names: the value of each DN's first
+// groupNamesOf turns group DNs into names: the value of each DN's first
 // RDN ("cn=staff,ou=groups,..." gives "staff"). Unparsable DNs are left out
 // rather than failing the sign-in.
-func groupNamesFromDNs(dns []string) []string {
+func groupNamesOf(dns []string) []string {
 	var names []string
 	for _, s := range dns {
 		dn, err := ldap.ParseDN(s)

@@ -448,8 +448,8 @@ func TestLDAPGroupNamesFromDNs(t *testing.T) {
 		{[]string{`cn=R\2cD,ou=g`, `cn=a\,b+ou=x,dc=y`}, []string{"R,D", "a,b"}},
 		{[]string{"not a dn", "", "cn=ok"}, []string{"ok"}},
 	} {
-		if got := groupNamesFromDNs(tc.dns); !slices.Equal(got, tc.want) {
-			t.Errorf("groupNamesFromDNs(%q): got %q, want %q", tc.dns, got, tc.want)
+		if got := groupNamesOf(tc.dns); !slices.Equal(got, tc.want) {
+			t.Errorf("groupNamesOf(%q): got %q, want %q", tc.dns, got, tc.want)
 		}
 	}
 }

@@ -224,7 +224,7 @@ func (t NumberTypes) lengthProblem(n *phonenumbers.PhoneNumber) MobileProblem {
 	if len(lengths) == 0 {
 		return MobileNotMobile
 	}
-	l := int32(len(phonenumbers.GetNationalSignificantNumber(n)))
+	l := int32(len(phonenumbers.GetNationalSignificantNumber(n))) //nolint:gosec // a national number has at most 17 digits
 	switch {
 	case l < lengths[0]:
 		return MobileTooShort

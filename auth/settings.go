@@ -226,7 +226,7 @@ func (s LDAPSettings) tlsConfig() (*tls.Config, error) {
 	}
 	pem, err := os.ReadFile(s.CAFile)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read: %v", err)
+		return nil, fmt.Errorf("cannot read: %w", err)
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(pem) {

@@ -109,6 +109,7 @@ func NewMemoryStore(now func() time.Time) *MemoryStore {
 
 var _ Store = (*MemoryStore)(nil)
 
+// Put implements Store.
 func (s *MemoryStore) Put(_ context.Context, key string, value []byte, ttl time.Duration) error {
 	now := s.now()
 	s.mu.Lock()
@@ -118,6 +119,7 @@ func (s *MemoryStore) Put(_ context.Context, key string, value []byte, ttl time.
 	return nil
 }
 
+// Get implements Store.
 func (s *MemoryStore) Get(_ context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -128,6 +130,7 @@ func (s *MemoryStore) Get(_ context.Context, key string) ([]byte, error) {
 	return append([]byte(nil), e.value...), nil
 }
 
+// Take implements Store.
 func (s *MemoryStore) Take(_ context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -139,6 +142,7 @@ func (s *MemoryStore) Take(_ context.Context, key string) ([]byte, error) {
 	return e.value, nil
 }
 
+// Delete implements Store.
 func (s *MemoryStore) Delete(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,6 +150,7 @@ func (s *MemoryStore) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+// Incr implements Store.
 func (s *MemoryStore) Incr(_ context.Context, key string, ttl time.Duration) (int64, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -167,6 +172,7 @@ func (s *MemoryStore) Incr(_ context.Context, key string, ttl time.Duration) (in
 	return n, nil
 }
 
+// Decr implements Store.
 func (s *MemoryStore) Decr(_ context.Context, key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -183,6 +189,7 @@ func (s *MemoryStore) Decr(_ context.Context, key string) error {
 	return nil
 }
 
+// WindowAdd implements Store.
 func (s *MemoryStore) WindowAdd(_ context.Context, key string, limit int64, window time.Duration) (WindowResult, error) {
 	if limit < 1 || window <= 0 {
 		return WindowResult{}, ErrBadWindow
@@ -214,6 +221,7 @@ func (s *MemoryStore) WindowAdd(_ context.Context, key string, limit int64, wind
 	return res, nil
 }
 
+// WindowRemove implements Store.
 func (s *MemoryStore) WindowRemove(_ context.Context, key, id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,6 +242,7 @@ func (s *MemoryStore) WindowRemove(_ context.Context, key, id string) error {
 	return nil
 }
 
+// Ping implements Store; memory is always ready.
 func (s *MemoryStore) Ping(context.Context) error { return nil }
 
 // Len returns the number of entries, expired ones included until swept.

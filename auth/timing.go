@@ -40,7 +40,7 @@ func (f *timingFloor) wait(ctx context.Context, start time.Time) {
 	target := max(f.min, f.avg)
 	f.mu.Unlock()
 	if f.jitter > 0 {
-		target += rand.N(f.jitter)
+		target += rand.N(f.jitter) //nolint:gosec // jitter only blurs timing; nothing secret comes from it
 	}
 	d := time.Until(start.Add(target))
 	if d <= 0 {

@@ -280,7 +280,7 @@ func waitReady(ctx context.Context, server *gldap.Server, url, bindDN, password 
 			}
 			return err
 		case <-ctx.Done():
-			return fmt.Errorf("not ready (last probe: %v): %w", probeErr, ctx.Err())
+			return fmt.Errorf("not ready (last probe: %w): %w", probeErr, ctx.Err())
 		case <-tick.C:
 		}
 		if !server.Ready() {

@@ -129,7 +129,7 @@ func (g *Gateway) answerForwardAuth(w http.ResponseWriter, r *http.Request, o *O
 			w.Header().Set("Location", loc)
 			http.Error(w, "Sign in first.", http.StatusUnauthorized)
 		case wantsHTML(r):
-			http.Redirect(w, r, loc, http.StatusFound)
+			http.Redirect(w, r, loc, http.StatusFound) //nolint:gosec // loc is the portal: PUBLIC_URL, or the checked original host
 		default:
 			http.Error(w, "Sign in first: "+loc, http.StatusUnauthorized)
 		}

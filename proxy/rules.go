@@ -313,7 +313,7 @@ func (r *Rule) matchPath(p string, fold bool) bool {
 		} else {
 			seg, i = p[i:], len(p)+1
 		}
-		if want != "*" && seg != want && !(fold && equalFold(seg, want)) {
+		if want != "*" && seg != want && (!fold || !equalFold(seg, want)) {
 			return false
 		}
 	}

@@ -114,7 +114,7 @@ func TestTransportErrorDropsURL(t *testing.T) {
 		t.Errorf("got %q, want no URL", got)
 	}
 	plain := errors.New("plain")
-	if got := transportError(plain); got != plain {
+	if got := transportError(plain); !errors.Is(got, plain) || got.Error() != plain.Error() {
 		t.Errorf("got %v, want %v", got, plain)
 	}
 }

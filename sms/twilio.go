@@ -127,7 +127,7 @@ func NewTwilio(cfg TwilioConfig, client *http.Client) (*Twilio, error) {
 
 func isAlnum(s string) bool {
 	for _, c := range []byte(s) {
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
 			return false
 		}
 	}

@@ -51,7 +51,7 @@ func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{status: http.StatusForbidden, title: "This form has expired",
 			message: []string{"For your security, forms can only be sent from the page that showed them, and only for a while. Please try again."},
 			next:    h.cfg.Prefix + "signin?rd=" + url.QueryEscape(h.cfg.Redirects.Safe(r.PostForm.Get("rd"))), nextLabel: "Back to sign-in",
-			cause: fmt.Errorf("csrf token missing or wrong (cookie: %v)", err)}
+			cause: fmt.Errorf("csrf token missing or wrong (cookie: %w)", err)}
 	}
 	return nil
 }

@@ -59,7 +59,7 @@ func (p RedirectPolicy) Safe(rd string) string {
 	if err != nil || u.User != nil || u.Opaque != "" || u.Host == "" {
 		return "/"
 	}
-	if u.Scheme != "https" && !(p.AllowHTTP && u.Scheme == "http") {
+	if u.Scheme != "https" && (!p.AllowHTTP || u.Scheme != "http") {
 		return "/"
 	}
 	if !p.hostAllowed(u.Hostname()) {

@@ -39,7 +39,7 @@ func Problems(err error) []*Problem {
 	var out []*Problem
 	var walk func(error)
 	walk = func(err error) {
-		switch u := err.(type) {
+		switch u := err.(type) { //nolint:errorlint // this walks the wrapping itself, to find every problem
 		case nil:
 		case *Problem:
 			out = append(out, u)

@@ -43,7 +43,7 @@ var short = testing.Short
 func Require(t testing.TB, path, debianPackage string) string {
 	t.Helper()
 	if short() && os.Getenv(RequireEnv) != "1" {
-		t.Skip(fmt.Sprintf("needs a real server (Debian package %s); -short skips it", debianPackage))
+		t.Skipf("needs a real server (Debian package %s); -short skips it", debianPackage)
 		return ""
 	}
 	if p, err := exec.LookPath(filepath.Base(path)); err == nil {
@@ -191,7 +191,7 @@ func (p *Process) Pause(timeout time.Duration) error {
 	for {
 		select {
 		case <-p.exited:
-			return fmt.Errorf("pause %s: it exited (%v)", p.name, p.err)
+			return fmt.Errorf("pause %s: it exited (%w)", p.name, p.err)
 		default:
 		}
 		stopped, err := allThreadsStopped(p.cmd.Process.Pid)
@@ -243,7 +243,7 @@ func WaitReady(deadline time.Time, ready func() bool, procs ...*Process) error {
 		for _, p := range procs {
 			select {
 			case <-p.exited:
-				err := fmt.Errorf("%s exited during start-up (%v)", p.name, p.err)
+				err := fmt.Errorf("%s exited during start-up (%w)", p.name, p.err)
 				for _, q := range procs {
 					if strings.Contains(strings.ToLower(q.Output()), "address already in use") {
 						return fmt.Errorf("%w: %w", ErrPortTaken, err)

@@ -443,8 +443,6 @@ func parseLine(line string) (Message, bool) {
 	}
 	switch m.Coding {
 	case "text":
-	default:
-		return Message{}, false
 	case "data":
 		b, err := url.QueryUnescape(m.Text)
 		if err != nil {
@@ -461,6 +459,8 @@ func parseLine(line string) (Message, bool) {
 			units[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
 		}
 		m.Text = string(utf16.Decode(units))
+	default:
+		return Message{}, false
 	}
 	return m, true
 }
