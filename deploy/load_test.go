@@ -1,13 +1,14 @@
 package deploy
 
 // Loading: every file is split into its YAML documents, and each
-// Kubernetes document is decoded strictly (sigs.k8s.io/yaml's
-// UnmarshalStrict: an unknown or duplicated field is an error) into the
-// real type of its apiVersion and kind.
+// Kubernetes document is decoded strictly (see decodeStrict: an unknown,
+// misspelled or duplicated field is an error) into the real type of its
+// apiVersion and kind.
 
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -24,6 +25,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/otpgate/otpgate/internal/gateway"
@@ -176,10 +178,19 @@ func loadFiles(t *testing.T, glob string) []*doc {
 	return docs
 }
 
-// decodeStrict decodes d into v: an unknown or duplicated field, or a
-// value of the wrong type, is an error naming d.
+// decodeStrict decodes d into v as the API server does a manifest that
+// kubectl sends with strict field validation: the YAML becomes JSON
+// without regard to v (sigs.k8s.io/yaml; a duplicated key is an error),
+// which is decoded with sigs.k8s.io/json: field names match case-sensitively,
+// and an unknown or duplicated field or a value of the wrong type (a
+// number where a string belongs) is an error naming d.
 func decodeStrict(d *doc, v any) error {
-	if err := yaml.UnmarshalStrict(d.raw, v); err != nil {
+	j, err := yaml.YAMLToJSONStrict(d.raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d, err)
+	}
+	strict, err := kjson.UnmarshalStrict(j, v)
+	if err = errors.Join(append([]error{err}, strict...)...); err != nil {
 		return fmt.Errorf("%s: %w", d, err)
 	}
 	return nil
@@ -256,7 +267,7 @@ func loadCluster(t *testing.T) *cluster {
 		if w.otpgate == nil {
 			t.Fatalf("%s: got no container named %q, want one (every Deployment here runs otpgate)", d.doc, otpgateContainer)
 		}
-		w.env = c.containerEnv(t, d.obj.Namespace, w.otpgate)
+		w.env = c.containerEnv(t, d.doc, d.obj.Namespace, w.otpgate)
 		w.prefix = w.setting(t, "OTPGATE_PATH_PREFIX")
 		w.listenPort = portOf(t, w.String()+": OTPGATE_LISTEN_ADDR", w.setting(t, "OTPGATE_LISTEN_ADDR"))
 		c.workloads = append(c.workloads, w)
@@ -296,7 +307,8 @@ func find[T any](c *cluster, namespace, name string) *typed[T] {
 
 // containerEnv resolves the OTPGATE_ variables a container gets: envFrom
 // (ConfigMaps and Secrets in these files), then env, which wins.
-func (c *cluster) containerEnv(t *testing.T, namespace string, ctr *corev1.Container) map[string]string {
+// where names the Deployment, for messages.
+func (c *cluster) containerEnv(t *testing.T, where fmt.Stringer, namespace string, ctr *corev1.Container) map[string]string {
 	t.Helper()
 	env := map[string]string{}
 	for _, from := range ctr.EnvFrom {
@@ -304,7 +316,7 @@ func (c *cluster) containerEnv(t *testing.T, namespace string, ctr *corev1.Conta
 		case from.ConfigMapRef != nil:
 			cm := find[corev1.ConfigMap](c, namespace, from.ConfigMapRef.Name)
 			if cm == nil {
-				t.Errorf("container %q: envFrom ConfigMap %q: got no such ConfigMap in namespace %q, want one in these files", ctr.Name, from.ConfigMapRef.Name, namespace)
+				t.Errorf("%s: container %q: envFrom ConfigMap %q: got no such ConfigMap in namespace %q, want one in these files", where, ctr.Name, from.ConfigMapRef.Name, namespace)
 				continue
 			}
 			for k, v := range cm.obj.Data {
@@ -313,7 +325,7 @@ func (c *cluster) containerEnv(t *testing.T, namespace string, ctr *corev1.Conta
 		case from.SecretRef != nil:
 			s := find[corev1.Secret](c, namespace, from.SecretRef.Name)
 			if s == nil {
-				t.Errorf("container %q: envFrom Secret %q: got no such Secret in namespace %q, want one in these files", ctr.Name, from.SecretRef.Name, namespace)
+				t.Errorf("%s: container %q: envFrom Secret %q: got no such Secret in namespace %q, want one in these files", where, ctr.Name, from.SecretRef.Name, namespace)
 				continue
 			}
 			for k, v := range s.obj.Data {

@@ -56,7 +56,7 @@ func TestEnvVarsKnown(t *testing.T) {
 	var cases []envCase
 	for _, w := range c.workloads {
 		for _, ctr := range slices.Concat(w.pod.InitContainers, w.pod.Containers) {
-			for name := range c.containerEnv(t, w.dep.Namespace, &ctr) {
+			for name := range c.containerEnv(t, w, w.dep.Namespace, &ctr) {
 				cases = append(cases, envCase{id(w.dep) + "/" + ctr.Name + "/" + name, fmt.Sprintf("%s container %q", w, ctr.Name), name})
 			}
 		}
