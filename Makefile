@@ -9,6 +9,7 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 test: test-deps fmt-check vet lint
 	REQUIRE_TEST_SERVERS=1 $(GO) test -race -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 
 # Installs the real servers the integration tests start: OpenLDAP's slapd,
 # the Kannel SMS gateway (bearerbox, smsbox, and fakesmsc as the phone
@@ -29,9 +30,13 @@ test-deps:
 
 unit:
 	$(GO) test -count=1 ./...
+	cd deploy && $(GO) test -count=1 ./...
 
+# deploy/ is a module of its own (the Kubernetes types stay out of the
+# binary's dependencies): ./... in the root does not reach it.
 vet:
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 
 # Linters, at a pinned version (go run builds it once into the build cache):
 # staticcheck, errorlint, revive for exported names, gosec outside the tests.
