@@ -249,8 +249,10 @@ func holdOpen(ip, addr string, sc slowClient, giveUp time.Duration, sent func())
 		return 0, fmt.Errorf("dial: %w", err)
 	}
 	defer c.Close()
-	_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4096\r\n\r\n", sc.path)
+	// Timed from before the headers are written: the server's deadline
+	// starts once they are in, so the time held can only be longer.
 	start := time.Now()
+	_, err = fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 4096\r\n\r\n", sc.path)
 	sent()
 	if err != nil {
 		return 0, fmt.Errorf("headers: %w", err)

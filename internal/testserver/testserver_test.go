@@ -160,8 +160,11 @@ func TestPauseReturnsOnceStopped(t *testing.T) {
 		if err := p.Pause(5 * time.Second); err != nil {
 			t.Fatalf("pause %d: %v", i+1, err)
 		}
+		// What it printed before it stopped may still be in the pipe to the
+		// reader: let that arrive, then nothing more may.
+		time.Sleep(100 * time.Millisecond)
 		before := len(p.Output())
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 		if after := len(p.Output()); after != before {
 			t.Fatalf("pause %d: printed %d bytes after Pause returned, want none", i+1, after-before)
 		}
