@@ -170,6 +170,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
 		URL: cfg.Auth.Ldap.URL, StartTLS: cfg.Auth.Ldap.StartTLS, TLSConfig: tlsConfig,
 		BindDN: cfg.Auth.Ldap.BindDN, BindPassword: cfg.Auth.Ldap.BindPassword, BaseDN: cfg.Auth.Ldap.BaseDN,
+		NetBIOSDomains: cfg.Auth.Ldap.NetbiosDomains, UPNSuffixes: cfg.Auth.Ldap.UpnSuffixes,
 		UserFilter: cfg.Auth.Ldap.UserFilter, UsernameAttribute: cfg.Auth.Ldap.UsernameAttribute, OTPEnableAttribute: cfg.Auth.Otp.EnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.Auth.Ldap.MobileAttribute,
 		NameAttribute: cfg.Auth.Ldap.NameAttribute, MailAttribute: cfg.Auth.Ldap.MailAttribute,
 		GroupAttribute: cfg.Auth.Ldap.GroupAttribute, GroupBaseDN: cfg.Auth.Ldap.GroupBaseDN,
@@ -211,7 +212,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 			MaxFailuresPerIP: cfg.Auth.Lockout.MaxFailuresPerIP},
 		Limits: auth.Limits{PerNumber: cfg.Auth.Sms.LimitPerNumber, PerIP: cfg.Auth.Sms.LimitPerIP, Global: cfg.Auth.Sms.LimitGlobal,
 			AllowedCountries: cfg.allowedCountries()},
-		BackupCodes: cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
+		PasswordChangeURL: cfg.Auth.Ldap.PasswordChangeURL,
+		BackupCodes:       cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
 		Observer: m,
 	}, log, now)
 	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
@@ -268,7 +270,7 @@ var ldapFieldVars = map[string]string{
 	"BindPassword": "LDAP_BIND_PASSWORD", "BaseDN": "LDAP_BASE_DN", "UserFilter": "LDAP_USER_FILTER",
 	"MobileAttribute": "LDAP_MOBILE_ATTRIBUTE", "UsernameAttribute": "LDAP_USERNAME_ATTRIBUTE", "OTPEnableAttribute": "OTP_ENABLE_ATTRIBUTE", "BackupCodesAttribute": "BACKUP_CODES_ATTRIBUTE", "NameAttribute": "LDAP_NAME_ATTRIBUTE",
 	"MailAttribute": "LDAP_MAIL_ATTRIBUTE", "GroupAttribute": "LDAP_GROUP_ATTRIBUTE",
-	"GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
+	"NetBIOSDomains": "LDAP_NETBIOS_DOMAINS", "UPNSuffixes": "LDAP_UPN_SUFFIXES", "GroupBaseDN": "LDAP_GROUP_BASE_DN", "GroupFilter": "LDAP_GROUP_FILTER",
 	"GroupNameAttribute": "LDAP_GROUP_NAME_ATTRIBUTE", "Timeout": "LDAP_TIMEOUT",
 }
 
