@@ -2,7 +2,8 @@
 # packages, where missing) and runs every test; none may be skipped.
 
 GO       ?= go
-APT_PKGS := slapd ldap-utils kannel kannel-extras nginx caddy
+APT_PKGS := slapd ldap-utils kannel kannel-extras nginx caddy \
+            samba samba-ad-provision samba-dsdb-modules samba-vfs-modules samba-common-bin python3-ldb
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test test-deps unit vet lint fmt-check bench fuzz demo build
@@ -13,7 +14,9 @@ test: test-deps fmt-check vet lint
 
 # Installs the real servers the integration tests start: OpenLDAP's slapd,
 # the Kannel SMS gateway (bearerbox, smsbox, and fakesmsc as the phone
-# network), and nginx and Caddy in front of otpgate as forward-auth server.
+# network), nginx and Caddy in front of otpgate as forward-auth server, and
+# Samba as an Active Directory domain controller (auth/sambatest), with
+# samba-tool (samba-common-bin) and the ldb module of Debian's python3.
 test-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
@@ -22,6 +25,12 @@ test-deps:
 	[ -x /usr/lib/kannel/test/fakesmsc ] || missing="$$missing kannel-extras"; \
 	[ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	[ -x /usr/bin/caddy ] || missing="$$missing caddy"; \
+	[ -x /usr/sbin/samba ] || missing="$$missing samba"; \
+	[ -x /usr/bin/samba-tool ] || missing="$$missing samba-common-bin"; \
+	[ -f /usr/share/samba/setup/provision.ldif ] || missing="$$missing samba-ad-provision"; \
+	dpkg -s samba-dsdb-modules >/dev/null 2>&1 || missing="$$missing samba-dsdb-modules"; \
+	dpkg -s samba-vfs-modules >/dev/null 2>&1 || missing="$$missing samba-vfs-modules"; \
+	/usr/bin/python3 -c 'import ldb' 2>/dev/null || missing="$$missing python3-ldb"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && \

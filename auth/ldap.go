@@ -30,6 +30,13 @@ type LDAPConfig struct {
 	// UserFilter finds a user; {username} is replaced by the escaped
 	// username, e.g. "(uid={username})".
 	UserFilter string
+	// NetBIOSDomains and UPNSuffixes let users type their name as Active
+	// Directory users do: "EXAMPLE\alice" (a NetBIOS domain) and
+	// "alice@example.com" (a UPN suffix) are searched for as "alice".
+	// With NetBIOSDomains set, a name with another domain is refused
+	// without a search; a suffix not listed is searched for as typed.
+	NetBIOSDomains, UPNSuffixes []string
+
 	// Attributes read from the user entry; defaults "mobile", "cn", "mail".
 	MobileAttribute, NameAttribute, MailAttribute string
 	// UsernameAttribute holds the canonical username (default "uid"; AD:
@@ -158,6 +165,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		checkFilter("LDAP_USER_FILTER", cfg.UserFilter)
 	}
 
+	checkLoginDomains(cfg, bad)
 	checkDN("LDAP_GROUP_BASE_DN", cfg.GroupBaseDN, cfg.GroupFilter != "")
 	switch {
 	case cfg.GroupFilter == "" && cfg.GroupBaseDN != "":
@@ -234,6 +242,10 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 	// Before any I/O: a simple bind with an empty password is an
 	// "unauthenticated bind" that many servers answer with success.
 	if err := checkCredentialShape(username, password); err != nil {
+		return User{}, err
+	}
+	username, err := d.loginName(username)
+	if err != nil {
 		return User{}, err
 	}
 	conn, closeConn, err := d.connect(ctx)
@@ -333,6 +345,13 @@ func (d *LDAP) bindService(ctx context.Context, conn *ldap.Conn) error {
 // directory's answer, never the password.
 func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password string) error {
 	if err := conn.Bind(dn, password); err != nil {
+		var le *ldap.Error
+		if ctx.Err() == nil && errors.As(err, &le) && le.ResultCode == ldap.LDAPResultInvalidCredentials {
+			// AD says why a right password is refused in the message.
+			if state := adAccountState(err.Error()); state != accountStateUnknown {
+				return &AccountStateError{State: state, Detail: fmt.Sprintf("ldap bind as %q: %v", dn, err)}
+			}
+		}
 		if ctx.Err() == nil && isCredentialRefusal(err) {
 			return fmt.Errorf("%w: ldap bind as %q: %w", ErrInvalidCredentials, dn, err)
 		}

@@ -42,6 +42,8 @@ type LDAPSettings struct {
 	BindPassword       string        `split_words:"true" file:"true" desc:"service account password (required)"`
 	BaseDN             string        `split_words:"true" desc:"where users are searched, e.g. ou=people,dc=example,dc=org (required)"`
 	UserFilter         string        `split_words:"true" default:"(uid={username})" desc:"user search filter; {username} is replaced by the escaped name"`
+	NetbiosDomains     []string      `split_words:"true" desc:"comma-separated NetBIOS domains users may put before their name, DOMAIN\\user (AD; empty: a backslash is part of the name)"`
+	UpnSuffixes        []string      `split_words:"true" desc:"comma-separated UPN suffixes users may put after their name, user@example.com (AD); other suffixes are searched as typed"`
 	UsernameAttribute  string        `split_words:"true" default:"uid" desc:"attribute holding the canonical username passed to apps (AD: sAMAccountName)"`
 	MobileAttribute    string        `split_words:"true" default:"mobile" desc:"attribute holding the mobile number (international form, +15550100006)"`
 	NameAttribute      string        `split_words:"true" default:"cn" desc:"attribute holding the display name"`
@@ -50,6 +52,7 @@ type LDAPSettings struct {
 	GroupBaseDN        string        `split_words:"true" desc:"where groups are searched, for directories without memberOf"`
 	GroupFilter        string        `split_words:"true" desc:"group search filter with {dn} and/or {username}, e.g. (member={dn})"`
 	GroupNameAttribute string        `split_words:"true" default:"cn" desc:"group attribute used as the group's name"`
+	PasswordChangeURL  string        `split_words:"true" desc:"where users change an expired password (e.g. the AD self-service page), shown when the directory says it has expired"`
 	Timeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
 }
 

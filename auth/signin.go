@@ -50,6 +50,9 @@ type FlowConfig struct {
 	// The Directory must then be a MobileWriter.
 	CaptureMobile     bool
 	CaptureMobileBind BindAs
+	// PasswordChangeURL is where users change an expired password, shown
+	// when the directory says it has expired; "": not shown.
+	PasswordChangeURL string
 	// Observer hears each step's outcome, for metrics; nil: nobody.
 	Observer Observer
 }
@@ -57,7 +60,7 @@ type FlowConfig struct {
 // Observer hears the outcome of sign-in steps. Results are short fixed
 // words, fit for metric labels.
 type Observer interface {
-	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, locked, address_limited, no_mobile, limited, not_sent, directory_error, error
+	SignIn(result string)    // password step: code_sent, signed_in_one_factor, capture, password_failed, account_unusable, locked, address_limited, no_mobile, limited, not_sent, directory_error, error
 	CodeCheck(result string) // code or backup code: ok, wrong, too_many_attempts, expired, just_used, locked, not_saved, error
 }
 
@@ -78,6 +81,8 @@ func beginResult(res Result, err error) string {
 		return "code_sent"
 	case errors.Is(err, ErrInvalidCredentials):
 		return "password_failed"
+	case errors.Is(err, ErrAccountUnusable):
+		return "account_unusable"
 	case errors.As(err, &locked):
 		return "locked"
 	case errors.Is(err, ErrAddressLimited):
@@ -218,7 +223,13 @@ func (f *Flow) Begin(ctx context.Context, username, password, client, redirect s
 func (f *Flow) begin(ctx context.Context, username, password, client, redirect string) (Result, error) {
 	start := time.Now()
 	log := f.log.With("user", username, "client", client)
-	g, err := f.startGuess(ctx, username, client)
+	// Counted before the directory is asked under the name searched for,
+	// so that EXAMPLE\alice, alice@example.com and alice share a count.
+	counted := username
+	if ln, ok := f.dir.(LoginNamer); ok {
+		counted = ln.LoginName(username)
+	}
+	g, err := f.startGuess(ctx, counted, client)
 	switch {
 	case errors.Is(err, ErrAddressLimited):
 		log.Warn("sign-in: refused, too many wrong passwords from this address")
@@ -233,6 +244,7 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 	// Checked once the directory has found the user, before any bind: a
 	// lock by identity holds whatever spelling of the name found them.
 	var admitErr error
+	var stateErr *AccountStateError
 	user, err := f.dir.AuthenticateWith(ctx, username, password, func(u User) error {
 		admitErr = g.admit(ctx, identitySubject(u))
 		return admitErr
@@ -248,6 +260,13 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		// As long as an unknown name or a wrong password takes.
 		f.floor.wait(ctx, start)
 		return Result{}, admitErr
+	case errors.As(err, &stateErr):
+		// Not a wrong password: AD says so only for the right one (or
+		// for any, when it has locked the account itself).
+		g.cancel(ctx)
+		log.Info("sign-in: refused by the directory for the account's state", "state", stateErr.State, "cause", stateErr.Detail)
+		stateErr.ChangeURL = f.cfg.PasswordChangeURL
+		return Result{}, stateErr
 	case errors.Is(err, ErrInvalidCredentials):
 		log.Info("sign-in: password failed", "cause", err)
 		lockErr := g.failed(ctx)

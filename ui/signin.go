@@ -45,6 +45,9 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, auth.ErrInvalidCredentials) {
 		return h.renderSignIn(w, r, http.StatusUnauthorized, rd, username, "The username or password is not right. Please try again.")
 	}
+	if se := (*auth.AccountStateError)(nil); errors.As(err, &se) {
+		return h.accountState(w, r, rd, username, se)
+	}
 	if err != nil {
 		return h.flowError(err, rd)
 	}

@@ -170,6 +170,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	dir, err := auth.NewLDAP(auth.LDAPConfig{
 		URL: cfg.Auth.Ldap.URL, StartTLS: cfg.Auth.Ldap.StartTLS, TLSConfig: chk.auth.TLS,
 		BindDN: cfg.Auth.Ldap.BindDN, BindPassword: cfg.Auth.Ldap.BindPassword, BaseDN: cfg.Auth.Ldap.BaseDN,
+		NetBIOSDomains: cfg.Auth.Ldap.NetbiosDomains, UPNSuffixes: cfg.Auth.Ldap.UpnSuffixes,
 		UserFilter: cfg.Auth.Ldap.UserFilter, UsernameAttribute: cfg.Auth.Ldap.UsernameAttribute, OTPEnableAttribute: cfg.Auth.Otp.EnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.Auth.Ldap.MobileAttribute,
 		NameAttribute: cfg.Auth.Ldap.NameAttribute, MailAttribute: cfg.Auth.Ldap.MailAttribute,
 		GroupAttribute: cfg.Auth.Ldap.GroupAttribute, GroupBaseDN: cfg.Auth.Ldap.GroupBaseDN,
@@ -210,7 +211,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 			MaxFailuresPerIP: cfg.Auth.Lockout.MaxFailuresPerIP},
 		Limits: auth.Limits{PerNumber: cfg.Auth.Sms.LimitPerNumber, PerIP: cfg.Auth.Sms.LimitPerIP, Global: cfg.Auth.Sms.LimitGlobal,
 			AllowedCountries: chk.auth.AllowedCountries},
-		BackupCodes: cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
+		PasswordChangeURL: cfg.Auth.Ldap.PasswordChangeURL,
+		BackupCodes:       cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
 		Observer: m,
 	}, log, now)
 	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {

@@ -1,0 +1,202 @@
+package gateway
+
+// End-to-end tests against a real Active Directory: a Samba AD domain
+// controller (auth/sambatest) in place of slapd, configured as the
+// README's AD section says.
+
+import (
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/otpgate/otpgate/auth/sambatest"
+	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/testclock"
+	"github.com/otpgate/otpgate/internal/testserver"
+)
+
+const passwordChangeURL = "https://passwords.example.test/change"
+
+// adEnv is a running gateway in front of the app, with a Samba DC as its
+// directory.
+type adEnv struct {
+	*env
+	dc *sambatest.DC
+}
+
+// startADEnv starts a DC of its own and the gateway configured for it:
+// ldaps with the DC's CA, the service account, sAMAccountName, the NetBIOS
+// domain and the UPN suffix.
+func startADEnv(t *testing.T, edit ...func(*Config)) *adEnv {
+	t.Helper()
+	dc := sambatest.Start(t)
+	e := &env{t: t, sms: newSMSGateway(t), clock: testclock.Wall(), logs: &testserver.Output{}}
+	e.app = httptest.NewServer(echoApp())
+	t.Cleanup(e.app.Close)
+	// baseConfig reads only these fields of the directory.
+	e.config = baseConfig(&slapdtest.Server{URL: dc.URL, BindDN: dc.BindDN, BindPassword: dc.BindPassword, BaseDN: dc.BaseDN},
+		e.sms.srv.URL, e.app.URL)
+	l := &e.config.Auth.Ldap
+	l.CAFile = dc.CAFile
+	l.UserFilter = sambatest.UserFilter
+	l.UsernameAttribute = "sAMAccountName"
+	l.NameAttribute = "displayName"
+	l.NetbiosDomains = []string{sambatest.NetBIOSDomain}
+	l.UpnSuffixes = []string{sambatest.UPNSuffix}
+	for _, f := range edit {
+		f(&e.config)
+	}
+	a, err := assemble(e.config, testLogger(e.logs), io.Discard, e.clock.Now)
+	if err != nil {
+		t.Fatalf("assemble: %v", err)
+	}
+	e.metrics = a.metrics
+	e.gw = httptest.NewTLSServer(a.handler)
+	t.Cleanup(e.gw.Close)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway log:\n%s", e.logs.String())
+		}
+	})
+	return &adEnv{env: e, dc: dc}
+}
+
+// pageText is a page's body with its HTML entities decoded.
+func pageText(r response) string { return html.UnescapeString(r.body) }
+
+// TestADLoginNames signs alice in with each form of her name an AD user
+// may type; each reaches her entry, her number and her groups.
+func TestADLoginNames(t *testing.T) {
+	e := startADEnv(t)
+	alice := sambatest.Alice
+	for i, typed := range []string{`EXAMPLE\alice`, "alice@example.test", "ALICE", `example\Alice`, "Alice@EXAMPLE.TEST", " alice "} {
+		b := e.browser()
+		r := b.password(typed, alice.Password, "/app/")
+		if r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+			t.Errorf("%q: %d to %q, want 303 to the code page; page:\n%s", typed, r.status, r.location, pageText(r))
+			continue
+		}
+		if n := len(e.sms.sent()); n != i+1 {
+			t.Fatalf("%q: %d SMS sent in all, want %d", typed, n, i+1)
+		}
+		if r := b.code(e.sms.lastCode(alice.Mobile)); r.status != http.StatusSeeOther {
+			t.Fatalf("%q: code step %d, want 303", typed, r.status)
+		}
+		seen := b.appSaw("/app/")
+		if u := headerValues(seen, "Remote-User"); !slices.Equal(u, []string{"alice"}) {
+			t.Errorf("%q: app got Remote-User %q, want alice", typed, u)
+		}
+		if n := headerValues(seen, "Remote-Name"); !slices.Equal(n, []string{alice.Name}) {
+			t.Errorf("%q: app got Remote-Name %q, want %q", typed, n, alice.Name)
+		}
+		groups := strings.Split(strings.Join(headerValues(seen, "Remote-Groups"), ","), ",")
+		slices.Sort(groups)
+		if !slices.Equal(groups, []string{"IT Ops", "staff"}) {
+			t.Errorf("%q: app got groups %q, want IT Ops and staff", typed, groups)
+		}
+	}
+	// Another domain, or none of AD's forms, finds nobody.
+	sent := len(e.sms.sent())
+	for _, typed := range []string{`OTHER\alice`, "alice@other.test", `EXAMPLE\`} {
+		r := e.browser().password(typed, alice.Password, "/app/")
+		if r.status != http.StatusUnauthorized || !strings.Contains(pageText(r), "The username or password is not right") {
+			t.Errorf("%q: %d, want 401 with the wrong-password message; page:\n%s", typed, r.status, pageText(r))
+		}
+	}
+	if n := len(e.sms.sent()); n != sent {
+		t.Errorf("%d SMS sent for names of other domains", n-sent)
+	}
+	if n := e.dc.BadPwdCount(t, alice); n != 0 {
+		t.Errorf("alice's badPwdCount is %d, want 0: no wrong password was tried", n)
+	}
+}
+
+// TestADLockoutKeyedOnEntry locks henry with wrong passwords typed in
+// every form of his name, then checks that no form gets past the lock,
+// not even with the right password, and that AD counted exactly the
+// wrong passwords: a refused sign-in never binds, so it neither adds to
+// AD's count nor resets it.
+func TestADLockoutKeyedOnEntry(t *testing.T) {
+	e := startADEnv(t)
+	henry := sambatest.Henry
+	forms := []string{"henry", `EXAMPLE\henry`, "henry@example.test", "HENRY", `example\HENRY`}
+	for i, typed := range forms { // the default lockout: 5
+		r := e.browser().password(typed, "wrong-"+henry.Password, "/app/")
+		last := i == len(forms)-1
+		switch {
+		case !last && (r.status != http.StatusUnauthorized || !strings.Contains(pageText(r), "The username or password is not right")):
+			t.Fatalf("wrong password %d as %q: %d, want 401 with the wrong-password message; page:\n%s", i+1, typed, r.status, pageText(r))
+		case last && (r.status != http.StatusTooManyRequests || !strings.Contains(pageText(r), "Account locked")):
+			t.Fatalf("wrong password %d as %q: %d, want 429 Account locked; page:\n%s", i+1, typed, r.status, pageText(r))
+		}
+	}
+	if n := e.dc.BadPwdCount(t, henry); n != len(forms) {
+		t.Errorf("henry's badPwdCount after %d wrong passwords: %d", len(forms), n)
+	}
+	for _, typed := range append([]string{"henry@example.test"}, forms...) {
+		r := e.browser().password(typed, henry.Password, "/app/")
+		if r.status != http.StatusTooManyRequests || !strings.Contains(pageText(r), "Account locked") {
+			t.Errorf("right password as %q while locked: %d, want 429 Account locked; page:\n%s", typed, r.status, pageText(r))
+		}
+	}
+	if n := len(e.sms.sent()); n != 0 {
+		t.Errorf("%d SMS sent to a locked user", n)
+	}
+	if n := e.dc.BadPwdCount(t, henry); n != len(forms) {
+		t.Errorf("henry's badPwdCount after the refused right passwords: %d, want still %d (no bind)", n, len(forms))
+	}
+	if v := e.dc.Attr(t, henry.DN, "lockoutTime"); len(v) == 1 && v[0] != "0" {
+		t.Errorf("AD locked henry (lockoutTime %s): otpgate's lock should come first", v[0])
+	}
+}
+
+// TestADAccountStates signs in, with the right password, users whom AD
+// refuses for their account's state: each sees what is true, gets no
+// SMS, and is not counted towards otpgate's lockout (more tries than the
+// lockout allows never lock), nor towards AD's badPwdCount.
+func TestADAccountStates(t *testing.T) {
+	e := startADEnv(t, func(c *Config) { c.Auth.Ldap.PasswordChangeURL = passwordChangeURL })
+	for _, c := range []struct {
+		u       sambatest.User
+		message string
+		link    bool // the page links to the password change
+	}{
+		{sambatest.Dave, "Your account is disabled", false},
+		{sambatest.Mike, "You must change your password before you sign in: change it at " + passwordChangeURL, true},
+		{sambatest.Ed, "Your password has expired: change it at " + passwordChangeURL, true},
+		{sambatest.Xena, "Your account has expired", false},
+		{sambatest.Lola, "Your account is locked in the directory", false},
+	} {
+		before := e.dc.BadPwdCount(t, c.u)
+		for try := range e.config.Auth.Lockout.MaxFailures + 1 {
+			r := e.browser().password(c.u.Username, c.u.Password, "/app/")
+			text := pageText(r)
+			if r.status != http.StatusForbidden || !strings.Contains(text, c.message) {
+				t.Errorf("%s, try %d: %d, want 403 with %q; page:\n%s", c.u.Username, try+1, r.status, c.message, text)
+				break
+			}
+			if strings.Contains(text, "not right") || strings.Contains(text, "Account locked") {
+				t.Errorf("%s, try %d: the page speaks of a wrong password or otpgate's lock:\n%s", c.u.Username, try+1, text)
+			}
+			if hasLink := strings.Contains(text, `href="`+passwordChangeURL+`"`); hasLink != c.link {
+				t.Errorf("%s: link to the password change: %v, want %v", c.u.Username, hasLink, c.link)
+			}
+		}
+		if after := e.dc.BadPwdCount(t, c.u); after != before {
+			t.Errorf("%s: AD's badPwdCount went from %d to %d", c.u.Username, before, after)
+		}
+	}
+	if n := len(e.sms.sent()); n != 0 {
+		t.Errorf("%d SMS sent to accounts AD refuses", n)
+	}
+	// Without a change URL, the expired password is told all the same.
+	e2 := startADEnv(t)
+	r := e2.browser().password(sambatest.Ed.Username, sambatest.Ed.Password, "/app/")
+	if r.status != http.StatusForbidden || !strings.Contains(pageText(r), "Your password has expired") {
+		t.Errorf("expired password without a change URL: %d; page:\n%s", r.status, pageText(r))
+	}
+}
