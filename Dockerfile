@@ -15,7 +15,7 @@
 # Build on the builder's own platform and cross-compile (no emulation) for
 # the target platform, so `docker buildx build --platform linux/amd64,linux/arm64`
 # is fast. Pin the tag by digest in production builds.
-FROM --platform=$BUILDPLATFORM golang:1.26-bookworm AS build
+FROM --platform=$BUILDPLATFORM golang:1.26.11-bookworm AS build
 WORKDIR /src
 
 # Modules first, in their own layer: it is rebuilt only when go.mod or

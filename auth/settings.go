@@ -277,3 +277,86 @@ func trimAll(list []string) []string {
 	}
 	return out
 }
+
+// LDAPConfig is the directory's configuration from the settings; c is what
+// Validate returned.
+func (s Settings) LDAPConfig(c Checked) LDAPConfig {
+	l := s.Ldap
+	cfg := LDAPConfig{
+		URL:                l.URL,
+		StartTLS:           l.StartTLS,
+		TLSConfig:          c.TLS,
+		BindDN:             l.BindDN,
+		BindPassword:       l.BindPassword,
+		BaseDN:             l.BaseDN,
+		NetBIOSDomains:     l.NetbiosDomains,
+		UPNSuffixes:        l.UpnSuffixes,
+		UserFilter:         l.UserFilter,
+		UsernameAttribute:  l.UsernameAttribute,
+		MobileAttribute:    l.MobileAttribute,
+		NameAttribute:      l.NameAttribute,
+		MailAttribute:      l.MailAttribute,
+		GroupAttribute:     l.GroupAttribute,
+		GroupBaseDN:        l.GroupBaseDN,
+		GroupFilter:        l.GroupFilter,
+		GroupNameAttribute: l.GroupNameAttribute,
+		OTPEnableAttribute: s.Otp.EnableAttribute,
+		Timeout:            l.Timeout,
+		NumberTypes:        c.NumberTypes,
+	}
+	if s.BackupCodes {
+		// Without the feature, the directory refuses every backup-code call.
+		cfg.BackupCodesAttribute = s.BackupCodesAttribute
+	}
+	return cfg
+}
+
+// FlowConfig is the sign-in flow's configuration from the settings; c is
+// what Validate returned. What other parts own (the public host, the SMS
+// timeout) and what is not a setting (the failure floor, the observer)
+// the caller fills in.
+func (s Settings) FlowConfig(c Checked) FlowConfig {
+	bind := BindService
+	if s.CaptureMobileBind == "user" {
+		bind = BindUser
+	}
+	return FlowConfig{
+		CodeTTL:        s.Otp.TTL,
+		MaxAttempts:    s.Otp.MaxAttempts,
+		Retry:          s.Otp.Retry,
+		Resend:         s.Otp.Resend,
+		ResendCooldown: s.Otp.ResendCooldown,
+		MaxSends:       s.Otp.MaxSends,
+		Message:        s.Sms.Message,
+		OriginBound:    s.Sms.OriginBound,
+		MaskVisible:    s.MaskVisibleDigits,
+		DefaultRegion:  s.DefaultRegion,
+		NumberTypes:    c.NumberTypes,
+		Policy: Policy{
+			Mandatory:      s.Otp.Mandatory,
+			ExemptGroups:   trimAll(s.Otp.ExemptGroups),
+			RequiredGroups: trimAll(s.Otp.RequiredGroups),
+		},
+		Lockout: Lockout{
+			MaxFailures:      s.Lockout.MaxFailures,
+			Window:           s.Lockout.Window,
+			Duration:         s.Lockout.Duration,
+			MaxFailuresPerIP: s.Lockout.MaxFailuresPerIP,
+		},
+		Limits: Limits{
+			PerNumber:        s.Sms.LimitPerNumber,
+			PerIP:            s.Sms.LimitPerIP,
+			Global:           s.Sms.LimitGlobal,
+			AllowedCountries: c.AllowedCountries,
+		},
+		PasswordChangeURL: s.Ldap.PasswordChangeURL,
+		BackupCodes:       s.BackupCodes,
+		CaptureMobile:     s.CaptureMobile,
+		CaptureMobileBind: bind,
+	}
+}
+
+// Options are the cookies' options from the settings.
+func (s CookieSettings) Options() CookieOptions {
+	return CookieOptions{Name: s.Name, Secure: s.Secure, Domain: strings.TrimPrefix(s.Domain, ".")}
+}

@@ -167,16 +167,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	chk, problems := cfg.validate()
 	m := newMetrics()
 
-	dir, err := auth.NewLDAP(auth.LDAPConfig{
-		URL: cfg.Auth.Ldap.URL, StartTLS: cfg.Auth.Ldap.StartTLS, TLSConfig: chk.auth.TLS,
-		BindDN: cfg.Auth.Ldap.BindDN, BindPassword: cfg.Auth.Ldap.BindPassword, BaseDN: cfg.Auth.Ldap.BaseDN,
-		NetBIOSDomains: cfg.Auth.Ldap.NetbiosDomains, UPNSuffixes: cfg.Auth.Ldap.UpnSuffixes,
-		UserFilter: cfg.Auth.Ldap.UserFilter, UsernameAttribute: cfg.Auth.Ldap.UsernameAttribute, OTPEnableAttribute: cfg.Auth.Otp.EnableAttribute, BackupCodesAttribute: backupAttr(cfg), MobileAttribute: cfg.Auth.Ldap.MobileAttribute,
-		NameAttribute: cfg.Auth.Ldap.NameAttribute, MailAttribute: cfg.Auth.Ldap.MailAttribute,
-		GroupAttribute: cfg.Auth.Ldap.GroupAttribute, GroupBaseDN: cfg.Auth.Ldap.GroupBaseDN,
-		GroupFilter: cfg.Auth.Ldap.GroupFilter, GroupNameAttribute: cfg.Auth.Ldap.GroupNameAttribute,
-		Timeout: cfg.Auth.Ldap.Timeout, NumberTypes: chk.auth.NumberTypes,
-	})
+	dir, err := auth.NewLDAP(cfg.Auth.LDAPConfig(chk.auth))
 	problems = append(problems, setting.Prefixed(envPrefix+"_", err)...)
 
 	sender, senderProblems := newSender(cfg, log, stdout, m)
@@ -199,22 +190,9 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		return nil, problem("OTP_LENGTH", "%v", err)
 	}
 	store := auth.NewMemoryStore(now)
-	flow := auth.NewFlow(dir, sender, store, codes, auth.FlowConfig{
-		CodeTTL: cfg.Auth.Otp.TTL, MaxAttempts: cfg.Auth.Otp.MaxAttempts, Retry: cfg.Auth.Otp.Retry,
-		Resend: cfg.Auth.Otp.Resend, ResendCooldown: cfg.Auth.Otp.ResendCooldown, MaxSends: cfg.Auth.Otp.MaxSends,
-		Message: cfg.Auth.Sms.Message, Host: cfg.publicHost(), OriginBound: cfg.Auth.Sms.OriginBound,
-		MaskVisible: cfg.Auth.MaskVisibleDigits, FailureFloor: failureFloor, SendTimeout: cfg.SMS.Timeout,
-		DefaultRegion: cfg.Auth.DefaultRegion, NumberTypes: chk.auth.NumberTypes,
-		Policy: auth.Policy{Mandatory: cfg.Auth.Otp.Mandatory, ExemptGroups: trimAll(cfg.Auth.Otp.ExemptGroups),
-			RequiredGroups: trimAll(cfg.Auth.Otp.RequiredGroups)},
-		Lockout: auth.Lockout{MaxFailures: cfg.Auth.Lockout.MaxFailures, Window: cfg.Auth.Lockout.Window, Duration: cfg.Auth.Lockout.Duration,
-			MaxFailuresPerIP: cfg.Auth.Lockout.MaxFailuresPerIP},
-		Limits: auth.Limits{PerNumber: cfg.Auth.Sms.LimitPerNumber, PerIP: cfg.Auth.Sms.LimitPerIP, Global: cfg.Auth.Sms.LimitGlobal,
-			AllowedCountries: chk.auth.AllowedCountries},
-		PasswordChangeURL: cfg.Auth.Ldap.PasswordChangeURL,
-		BackupCodes:       cfg.Auth.BackupCodes, CaptureMobile: cfg.Auth.CaptureMobile, CaptureMobileBind: captureBind(cfg),
-		Observer: m,
-	}, log, now)
+	flowCfg := cfg.Auth.FlowConfig(chk.auth)
+	flowCfg.Host, flowCfg.SendTimeout, flowCfg.FailureFloor, flowCfg.Observer = cfg.publicHost(), cfg.SMS.Timeout, failureFloor, m
+	flow := auth.NewFlow(dir, sender, store, codes, flowCfg, log, now)
 	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
 		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
 			"countries", chk.auth.AllowedCountries)
@@ -222,8 +200,9 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if cfg.Auth.Otp.Length < 6 {
 		log.Warn("OTPGATE_OTP_LENGTH below 6: short codes are easier to guess", "length", cfg.Auth.Otp.Length)
 	}
-	cookie := auth.CookieOptions{Name: cfg.Auth.Cookie.Name, Secure: cfg.Auth.Cookie.Secure, Domain: strings.TrimPrefix(cfg.Auth.Cookie.Domain, ".")}
-	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{Lifetime: cfg.Auth.Session.Lifetime, Idle: cfg.Auth.Session.Idle, Store: store}, now)
+	cookie := cfg.Auth.Cookie.Options()
+	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{
+		Lifetime: cfg.Auth.Session.Lifetime, Idle: cfg.Auth.Session.Idle, Store: store}, now)
 	if err != nil {
 		return nil, problem("SESSION_LIFETIME", "%v", err)
 	}
@@ -326,22 +305,6 @@ func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (s
 		variable = "SMS_PROVIDERS"
 	}
 	return nil, []error{problem(variable, "%q: want console, http, http2 or twilio", name)}
-}
-
-// backupAttr is the backup-code attribute, or "" when the feature is off
-// (the directory then refuses every backup-code operation).
-func backupAttr(cfg Config) string {
-	if !cfg.Auth.BackupCodes {
-		return ""
-	}
-	return cfg.Auth.BackupCodesAttribute
-}
-
-func captureBind(cfg Config) auth.BindAs {
-	if cfg.Auth.CaptureMobileBind == "user" {
-		return auth.BindUser
-	}
-	return auth.BindService
 }
 
 func trimAll(list []string) []string {
