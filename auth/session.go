@@ -157,6 +157,12 @@ func (s *Sessions) Touch(r *http.Request, w http.ResponseWriter, sess Session) e
 			return fmt.Errorf("record session use: %w", err)
 		}
 	}
+	// A client may keep sending the cookie it had (a forward-auth proxy
+	// passes no renewed cookie back): remember the renewal against that
+	// cookie, or every request after the interval would renew again.
+	if hc, err := r.Cookie(s.cookie.Name()); err == nil {
+		s.decoded.renewed(hc.Value, now)
+	}
 	return s.write(w, sess)
 }
 
@@ -199,6 +205,16 @@ func (c *decodeCache) get(value string) (Session, bool) {
 	defer c.mu.RUnlock()
 	s, ok := c.m[value]
 	return s, ok
+}
+
+// renewed records that the session behind value was renewed at lastSeen.
+func (c *decodeCache) renewed(value string, lastSeen int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[value]; ok && s.LastSeen < lastSeen {
+		s.LastSeen = lastSeen
+		c.m[value] = s
+	}
 }
 
 func (c *decodeCache) put(value string, s Session) {

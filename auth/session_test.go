@@ -203,6 +203,39 @@ func TestNewKeysRefusesShortSecrets(t *testing.T) {
 
 // With a store, the idle timer is kept on the server as well: forward-auth
 // proxies do not pass a renewed cookie back to the browser.
+// Behind Traefik's forwardAuth or Caddy's forward_auth the renewed cookie
+// never reaches the browser, which keeps sending the first one: renewal
+// must still happen at most once per interval, not on every request.
+func TestSessionRenewsOncePerIntervalWhenTheCookieNeverComesBack(t *testing.T) {
+	clock := testclock.New(testclock.Start)
+	keys, _ := NewKeys([][]byte{secret(1)})
+	store := NewMemoryStore(clock.Now)
+	s, err := NewSessions(keys, CookieOptions{Name: "otpgate"}, SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: store}, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := issue(t, s)
+	const requests, every = 600, time.Second // ten minutes of requests
+	renewals := 0
+	for range requests {
+		clock.Advance(every)
+		sess, err := s.Load(requestWith(c))
+		if err != nil {
+			t.Fatalf("a request with the first cookie: %v", err)
+		}
+		rec := httptest.NewRecorder()
+		if err := s.Touch(requestWith(c), rec, sess); err != nil {
+			t.Fatal(err)
+		}
+		renewals += len(rec.Result().Cookies())
+	}
+	// One renewal per interval (a minute with an hour's idle time).
+	if want := int(requests * every / s.renewAfter); renewals != want {
+		t.Errorf("%d requests over %v with a cookie that never came back renewed %d times, want %d (once per %v)",
+			requests, requests*every, renewals, want, s.renewAfter)
+	}
+}
+
 func TestSessionIdleKeptInStore(t *testing.T) {
 	clock := testclock.New(testclock.Start)
 	keys, _ := NewKeys([][]byte{secret(1)})
