@@ -323,3 +323,48 @@ func ldapConfigFor(t *testing.T, dc *sambatest.DC) Config {
 	cfg.Auth.Ldap.UsernameAttribute = "sAMAccountName"
 	return cfg
 }
+
+// TestADCaptureMobileGrant captures bob's number as the service account
+// (CAPTURE_MOBILE_BIND=service): with the README's dsacl grant AD stores
+// it; without it, AD's default ACLs refuse (Insufficient Access Rights),
+// bob is told the number could not be saved, and the log says why.
+func TestADCaptureMobileGrant(t *testing.T) {
+	for _, grant := range []bool{true, false} {
+		t.Run(map[bool]string{true: "granted", false: "default ACLs"}[grant], func(t *testing.T) {
+			e := startADEnv(t, func(c *Config) {
+				c.Auth.CaptureMobile, c.Auth.CaptureMobileBind, c.Auth.DefaultRegion = true, "service", "GB"
+			})
+			if grant {
+				e.dc.GrantServiceMobileWrite(t)
+			}
+			bob := sambatest.Bob
+			b := e.browser()
+			if r := b.password(`EXAMPLE\bob`, bob.Password, "/after"); r.status != http.StatusSeeOther || r.location != "/otpgate/mobile" {
+				t.Fatalf("bob (no mobile): %d to %q, want 303 to /otpgate/mobile; page:\n%s", r.status, r.location, pageText(r))
+			}
+			if r := b.enterMobile("07700 900456"); r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+				t.Fatalf("a UK mobile number: %d to %q, want 303 to /otpgate/code", r.status, r.location)
+			}
+			r := b.code(e.sms.lastCode("+447700900456"))
+			got := e.dc.Attr(t, bob.DN, "mobile")
+			if grant {
+				if r.status != http.StatusSeeOther || r.location != "/after" {
+					t.Fatalf("right code: %d to %q, want 303 to /after; page:\n%s", r.status, r.location, pageText(r))
+				}
+				if !slices.Equal(got, []string{"+447700900456"}) {
+					t.Fatalf("bob's mobile in AD: %q, want +447700900456", got)
+				}
+				return
+			}
+			if r.status != http.StatusForbidden || !strings.Contains(pageText(r), "Your number could not be saved") {
+				t.Fatalf("right code, write refused: %d, want 403 could not be saved; page:\n%s", r.status, pageText(r))
+			}
+			if len(got) != 0 {
+				t.Fatalf("bob's mobile in AD after a refused write: %q", got)
+			}
+			if log := e.logs.String(); !strings.Contains(log, "Insufficient Access Rights") {
+				t.Errorf("the log does not give AD's reason (Insufficient Access Rights):\n%s", log)
+			}
+		})
+	}
+}
