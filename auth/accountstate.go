@@ -67,3 +67,20 @@ func adAccountState(msg string) AccountState {
 	}
 	return accountStateUnknown
 }
+
+// UnprovenStateError says the directory's own data shows the account
+// disabled or locked, so its password was not tried: no bind was made,
+// which would only add to AD's count of wrong passwords. As the password
+// was not proven, whoever typed it is told no more than for a wrong
+// password: it wraps ErrInvalidCredentials. It does not count towards
+// otpgate's lockout.
+type UnprovenStateError struct {
+	State  AccountState // AccountDisabled or AccountLockedInDir
+	Detail string       // what the directory's data says, for logs
+}
+
+func (e *UnprovenStateError) Error() string {
+	return "account " + string(e.State) + " in the directory, password not tried: " + e.Detail
+}
+
+func (e *UnprovenStateError) Unwrap() error { return ErrInvalidCredentials }

@@ -221,7 +221,10 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		return nil, errors.Join(errs...)
 	}
 
-	for _, a := range []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute, d.cfg.OTPEnableAttribute} {
+	// AD's account state, read to refuse disabled and locked accounts
+	// before binding; other directories have neither attribute.
+	for _, a := range []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute, d.cfg.OTPEnableAttribute,
+		adUACAttribute, adLockoutTimeAttribute} {
 		if a != "" && !slices.ContainsFunc(d.attrs, func(b string) bool { return strings.EqualFold(a, b) }) {
 			d.attrs = append(d.attrs, a)
 		}
@@ -313,6 +316,9 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 		if err := admit(user); err != nil {
 			return User{}, err
 		}
+	}
+	if err := d.unusableInDirectory(ctx, conn, entry); err != nil {
+		return User{}, err
 	}
 	if err := d.bindUser(ctx, conn, entry.DN, password); err != nil {
 		return User{}, err

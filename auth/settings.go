@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -227,15 +228,48 @@ func (s LDAPSettings) tlsConfig() (*tls.Config, error) {
 	if s.CAFile == "" {
 		return nil, nil
 	}
-	pem, err := os.ReadFile(s.CAFile)
+	b, err := os.ReadFile(s.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %w", err)
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", s.CAFile)
+	pool, err := certPool(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.CAFile, err)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// certPool parses every CERTIFICATE block of a PEM file. Unlike
+// x509.CertPool.AppendCertsFromPEM, which skips what it cannot parse, it
+// reports the first certificate that does not parse, and why (e.g. the
+// negative serial number of Samba's self-made CA).
+func certPool(b []byte) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	n := 0
+	for i := 1; ; i++ {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" || len(block.Headers) != 0 {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			hint := ""
+			if strings.Contains(err.Error(), "negative serial number") {
+				hint = " (Samba's self-made CA has one: give the DC a certificate from another CA; see the README)"
+			}
+			return nil, fmt.Errorf("PEM block %d is a certificate Go cannot use: %w%s", i, err, hint)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, errors.New("holds no PEM certificate (want -----BEGIN CERTIFICATE----- blocks)")
+	}
+	return pool, nil
 }
 
 // secrets decodes COOKIE_SECRET.

@@ -72,6 +72,7 @@ func (noObserver) CodeCheck(string) {}
 func beginResult(res Result, err error) string {
 	var locked *LockedError
 	var limited *LimitError
+	var unproven *UnprovenStateError
 	switch {
 	case err == nil && res.SignedIn:
 		return "signed_in_one_factor"
@@ -79,6 +80,8 @@ func beginResult(res Result, err error) string {
 		return "capture"
 	case err == nil:
 		return "code_sent"
+	case errors.As(err, &unproven):
+		return "account_unusable"
 	case errors.Is(err, ErrInvalidCredentials):
 		return "password_failed"
 	case errors.Is(err, ErrAccountUnusable):
@@ -245,6 +248,7 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 	// lock by identity holds whatever spelling of the name found them.
 	var admitErr error
 	var stateErr *AccountStateError
+	var unproven *UnprovenStateError
 	user, err := f.dir.AuthenticateWith(ctx, username, password, func(u User) error {
 		admitErr = g.admit(ctx, identitySubject(u))
 		return admitErr
@@ -267,6 +271,14 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		log.Info("sign-in: refused by the directory for the account's state", "state", stateErr.State, "cause", stateErr.Detail)
 		stateErr.ChangeURL = f.cfg.PasswordChangeURL
 		return Result{}, stateErr
+	case errors.As(err, &unproven):
+		// Answered as a wrong password, and as slowly, but not counted:
+		// no password was tried.
+		g.cancel(ctx)
+		log.Info("sign-in: refused without trying the password: the directory says the account is unusable",
+			"state", unproven.State, "cause", unproven.Detail)
+		f.floor.wait(ctx, start)
+		return Result{}, err
 	case errors.Is(err, ErrInvalidCredentials):
 		log.Info("sign-in: password failed", "cause", err)
 		lockErr := g.failed(ctx)

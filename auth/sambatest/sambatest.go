@@ -24,6 +24,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"io/fs"
@@ -461,4 +462,57 @@ func (dc *DC) BadPwdCount(t testing.TB, u User) int {
 		t.Fatalf("sambatest: badPwdCount of %s is %q", u.Username, v[0])
 	}
 	return n
+}
+
+// SID returns the objectSid of the entry dn in its string form (S-1-5-...).
+func (dc *DC) SID(t testing.TB, dn string) string {
+	t.Helper()
+	res, err := dc.Conn(t).Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		0, 10, false, "(objectClass=*)", []string{"objectSid"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("sambatest: read objectSid of %q: %v", dn, err)
+	}
+	b := res.Entries[0].GetRawAttributeValue("objectSid")
+	if len(b) < 8 || len(b) != 8+4*int(b[1]) {
+		t.Fatalf("sambatest: objectSid of %q is %d bytes", dn, len(b))
+	}
+	var auth uint64
+	for _, c := range b[2:8] {
+		auth = auth<<8 | uint64(c)
+	}
+	s := fmt.Sprintf("S-%d-%d", b[0], auth)
+	for i := range int(b[1]) {
+		s += "-" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[8+4*i:])), 10)
+	}
+	return s
+}
+
+// SambaTool runs samba-tool with args against the DC's own database and
+// configuration (as an administrator on the DC would), e.g. "dsacl",
+// "set", ..., and returns its output; it fails the test when samba-tool
+// does.
+func (dc *DC) SambaTool(t testing.TB, args ...string) string {
+	t.Helper()
+	args = append(args, "-s", dc.conf, "-H", "tdb://"+filepath.Join(dc.dir, "private", "sam.ldb"))
+	out, err := exec.Command("/usr/bin/samba-tool", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sambatest: samba-tool %s: %v; output:\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// MobileWriteACE is the ACE the README tells AD administrators to add to
+// the container of the users (here CN=Users) so that the service account
+// sid may write their mobile attribute, and nothing else: write property
+// (WP) on mobile (schemaIDGUID f0f8ffa3-...) of user objects (bf967aba-...),
+// inherited by the users below (CIIO).
+func MobileWriteACE(sid string) string {
+	return "(OA;CIIO;WP;f0f8ffa3-1191-11d0-a060-00aa006c33ed;bf967aba-0de6-11d0-a285-00aa003049e2;" + sid + ")"
+}
+
+// GrantServiceMobileWrite adds MobileWriteACE for the service account to
+// CN=Users with samba-tool dsacl set, as the README says.
+func (dc *DC) GrantServiceMobileWrite(t testing.TB) {
+	t.Helper()
+	dc.SambaTool(t, "dsacl", "set", "--objectdn="+UsersDN, "--sddl="+MobileWriteACE(dc.SID(t, ServiceDN)))
 }

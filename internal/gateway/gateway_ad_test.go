@@ -9,10 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/otpgate/otpgate/auth"
 	"github.com/otpgate/otpgate/auth/sambatest"
 	"github.com/otpgate/otpgate/auth/slapdtest"
 	"github.com/otpgate/otpgate/internal/testclock"
@@ -155,9 +160,11 @@ func TestADLockoutKeyedOnEntry(t *testing.T) {
 }
 
 // TestADAccountStates signs in, with the right password, users whom AD
-// refuses for their account's state: each sees what is true, gets no
-// SMS, and is not counted towards otpgate's lockout (more tries than the
-// lockout allows never lock), nor towards AD's badPwdCount.
+// refuses for their account's state at the bind: each sees what is true,
+// gets no SMS, and is not counted towards otpgate's lockout (more tries
+// than the lockout allows never lock), nor towards AD's badPwdCount.
+// (Disabled and locked accounts are refused before any bind: see
+// TestADDisabledAndLockedRefusedUnbound.)
 func TestADAccountStates(t *testing.T) {
 	e := startADEnv(t, func(c *Config) { c.Auth.Ldap.PasswordChangeURL = passwordChangeURL })
 	for _, c := range []struct {
@@ -165,11 +172,9 @@ func TestADAccountStates(t *testing.T) {
 		message string
 		link    bool // the page links to the password change
 	}{
-		{sambatest.Dave, "Your account is disabled", false},
 		{sambatest.Mike, "You must change your password before you sign in: change it at " + passwordChangeURL, true},
 		{sambatest.Ed, "Your password has expired: change it at " + passwordChangeURL, true},
 		{sambatest.Xena, "Your account has expired", false},
-		{sambatest.Lola, "Your account is locked in the directory", false},
 	} {
 		before := e.dc.BadPwdCount(t, c.u)
 		for try := range e.config.Auth.Lockout.MaxFailures + 1 {
@@ -198,5 +203,168 @@ func TestADAccountStates(t *testing.T) {
 	r := e2.browser().password(sambatest.Ed.Username, sambatest.Ed.Password, "/app/")
 	if r.status != http.StatusForbidden || !strings.Contains(pageText(r), "Your password has expired") {
 		t.Errorf("expired password without a change URL: %d; page:\n%s", r.status, pageText(r))
+	}
+}
+
+// TestADDisabledAndLockedRefusedUnbound signs in, with the right
+// password, users whose entries say they are disabled (dave) or locked by
+// AD (lola): each gets exactly the wrong-password answer, since the
+// password was not proven; no bind is made (AD's badPwdCount and
+// lockoutTime are unchanged), no SMS goes, and more tries than otpgate's
+// lockout allows do not lock them in otpgate.
+func TestADDisabledAndLockedRefusedUnbound(t *testing.T) {
+	e := startADEnv(t)
+	for _, u := range []sambatest.User{sambatest.Dave, sambatest.Lola} {
+		before := e.dc.BadPwdCount(t, u)
+		lockedAt := e.dc.Attr(t, u.DN, "lockoutTime")
+		for try := range e.config.Auth.Lockout.MaxFailures + 1 {
+			r := e.browser().password(u.Username, u.Password, "/app/")
+			if r.status != http.StatusUnauthorized || !strings.Contains(pageText(r), "The username or password is not right") {
+				t.Errorf("%s, try %d: %d, want 401 with the wrong-password message; page:\n%s", u.Username, try+1, r.status, pageText(r))
+				break
+			}
+		}
+		// The same answer as a wrong password gets, but for the form's
+		// fresh CSRF token.
+		wrong := e.browser().password(u.Username, "wrong-"+u.Password, "/app/")
+		right := e.browser().password(u.Username, u.Password, "/app/")
+		page := func(r response) string { return csrfValue.ReplaceAllString(pageText(r), "") }
+		if wrong.status != right.status || page(wrong) != page(right) {
+			t.Errorf("%s: the right password gets %d, a wrong one %d; pages differ:\n%s\n---\n%s",
+				u.Username, right.status, wrong.status, pageText(right), pageText(wrong))
+		}
+		if after := e.dc.BadPwdCount(t, u); after != before {
+			t.Errorf("%s: AD's badPwdCount went from %d to %d: otpgate bound as them", u.Username, before, after)
+		}
+		if after := e.dc.Attr(t, u.DN, "lockoutTime"); !slices.Equal(after, lockedAt) {
+			t.Errorf("%s: lockoutTime went from %q to %q", u.Username, lockedAt, after)
+		}
+	}
+	if n := len(e.sms.sent()); n != 0 {
+		t.Errorf("%d SMS sent to disabled or locked accounts", n)
+	}
+	if !strings.Contains(e.logs.String(), "refused without trying the password") {
+		t.Errorf("the log does not say the password was not tried:\n%s", e.logs.String())
+	}
+}
+
+var csrfValue = regexp.MustCompile(`name="csrf" value="[^"]*"`)
+
+// TestADLockExpired checks that a lockoutTime older than the domain's
+// lockoutDuration no longer refuses: AD's lock has ended, so lola signs
+// in and gets her code.
+func TestADLockExpired(t *testing.T) {
+	e := startADEnv(t)
+	lola := sambatest.Lola
+	// One second: AD wants the observation window no longer than the lock.
+	m := ldap.NewModifyRequest(sambatest.BaseDN, nil)
+	m.Replace("lockOutObservationWindow", []string{"-10000000"})
+	m.Replace("lockoutDuration", []string{"-10000000"})
+	if err := e.dc.Conn(t).Modify(m); err != nil {
+		t.Fatalf("shorten the domain's lockout: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	r := e.browser().password(lola.Username, lola.Password, "/app/")
+	if r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+		t.Fatalf("lola after AD's lock ended: %d to %q, want 303 to the code page; page:\n%s", r.status, r.location, pageText(r))
+	}
+	if e.sms.lastCode(lola.Mobile) == "" {
+		t.Errorf("no code sent to lola")
+	}
+}
+
+// TestADLockoutWarning reads the DC's lockout policy (threshold 10,
+// observation window and lock 30 minutes) and checks which of otpgate's
+// lockout settings draw a warning.
+func TestADLockoutWarning(t *testing.T) {
+	dc := sambatest.Start(t)
+	for _, c := range []struct {
+		name string
+		lo   auth.LockoutSettings
+		want string // in the warning; "": none
+	}{
+		{"threshold equal", auth.LockoutSettings{MaxFailures: sambatest.LockoutThreshold, Window: time.Hour, Duration: time.Hour},
+			"OTPGATE_LOCKOUT_MAX_FAILURES=10 is not below Active Directory's lockoutThreshold 10"},
+		{"threshold above", auth.LockoutSettings{MaxFailures: 20, Window: time.Hour, Duration: time.Hour},
+			"OTPGATE_LOCKOUT_MAX_FAILURES=20 is not below Active Directory's lockoutThreshold 10"},
+		{"lockout off", auth.LockoutSettings{MaxFailures: 0}, "OTPGATE_LOCKOUT_MAX_FAILURES=0 turns otpgate's lockout off"},
+		{"lock shorter than AD's window", auth.LockoutSettings{MaxFailures: 5, Window: 15 * time.Minute, Duration: 15 * time.Minute},
+			"OTPGATE_LOCKOUT_DURATION=15m0s is shorter than Active Directory's lockOutObservationWindow 30m0s: " +
+				"AD still counts the wrong passwords when otpgate's lock ends, and 2 rounds of 5 reach its lockoutThreshold 10"},
+		{"below", auth.LockoutSettings{MaxFailures: 5, Window: 30 * time.Minute, Duration: 30 * time.Minute}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := ldapConfigFor(t, dc)
+			cfg.Auth.Lockout = c.lo
+			logs := &testserver.Output{}
+			a, err := assemble(cfg, testLogger(logs), io.Discard, time.Now)
+			if err != nil {
+				t.Fatalf("assemble: %v", err)
+			}
+			a.checkDirectory(t.Context())
+			warned := strings.Contains(logs.String(), "Active Directory")
+			switch {
+			case c.want == "" && warned:
+				t.Errorf("warned, want no warning:\n%s", logs.String())
+			case c.want != "" && !strings.Contains(logs.String(), c.want):
+				t.Errorf("log lacks %q:\n%s", c.want, logs.String())
+			}
+		})
+	}
+}
+
+// ldapConfigFor is a gateway configuration for dc, as startADEnv makes.
+func ldapConfigFor(t *testing.T, dc *sambatest.DC) Config {
+	t.Helper()
+	cfg := baseConfig(&slapdtest.Server{URL: dc.URL, BindDN: dc.BindDN, BindPassword: dc.BindPassword, BaseDN: dc.BaseDN},
+		"http://127.0.0.1:1", "http://127.0.0.1:1")
+	cfg.Auth.Ldap.CAFile = dc.CAFile
+	cfg.Auth.Ldap.UserFilter = sambatest.UserFilter
+	cfg.Auth.Ldap.UsernameAttribute = "sAMAccountName"
+	return cfg
+}
+
+// TestADCaptureMobileGrant captures bob's number as the service account
+// (CAPTURE_MOBILE_BIND=service): with the README's dsacl grant AD stores
+// it; without it, AD's default ACLs refuse (Insufficient Access Rights),
+// bob is told the number could not be saved, and the log says why.
+func TestADCaptureMobileGrant(t *testing.T) {
+	for _, grant := range []bool{true, false} {
+		t.Run(map[bool]string{true: "granted", false: "default ACLs"}[grant], func(t *testing.T) {
+			e := startADEnv(t, func(c *Config) {
+				c.Auth.CaptureMobile, c.Auth.CaptureMobileBind, c.Auth.DefaultRegion = true, "service", "GB"
+			})
+			if grant {
+				e.dc.GrantServiceMobileWrite(t)
+			}
+			bob := sambatest.Bob
+			b := e.browser()
+			if r := b.password(`EXAMPLE\bob`, bob.Password, "/after"); r.status != http.StatusSeeOther || r.location != "/otpgate/mobile" {
+				t.Fatalf("bob (no mobile): %d to %q, want 303 to /otpgate/mobile; page:\n%s", r.status, r.location, pageText(r))
+			}
+			if r := b.enterMobile("07700 900456"); r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+				t.Fatalf("a UK mobile number: %d to %q, want 303 to /otpgate/code", r.status, r.location)
+			}
+			r := b.code(e.sms.lastCode("+447700900456"))
+			got := e.dc.Attr(t, bob.DN, "mobile")
+			if grant {
+				if r.status != http.StatusSeeOther || r.location != "/after" {
+					t.Fatalf("right code: %d to %q, want 303 to /after; page:\n%s", r.status, r.location, pageText(r))
+				}
+				if !slices.Equal(got, []string{"+447700900456"}) {
+					t.Fatalf("bob's mobile in AD: %q, want +447700900456", got)
+				}
+				return
+			}
+			if r.status != http.StatusForbidden || !strings.Contains(pageText(r), "Your number could not be saved") {
+				t.Fatalf("right code, write refused: %d, want 403 could not be saved; page:\n%s", r.status, pageText(r))
+			}
+			if len(got) != 0 {
+				t.Fatalf("bob's mobile in AD after a refused write: %q", got)
+			}
+			if log := e.logs.String(); !strings.Contains(log, "Insufficient Access Rights") {
+				t.Errorf("the log does not give AD's reason (Insufficient Access Rights):\n%s", log)
+			}
+		})
 	}
 }

@@ -103,6 +103,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return exitFailed
 		}
 	}
+	// In the background: a directory slow to answer must not hold up
+	// serving, and its readiness is the probe's to tell.
+	go a.checkDirectory(ctx)
 	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
@@ -158,6 +161,9 @@ type app struct {
 	handler http.Handler
 	metrics *metrics
 	server  serverSettings
+	// checkDirectory compares the directory's own lockout with otpgate's
+	// and logs what is wrong; run calls it once at start-up.
+	checkDirectory func(ctx context.Context)
 }
 
 // assemble builds every part from cfg, gathering every problem (the
@@ -236,7 +242,12 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	}
 	// The body deadline wraps everything; the transport lifts it for the
 	// requests that go to the app.
-	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted)}, nil
+	checkDirectory := func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, 2*cfg.Auth.Ldap.Timeout)
+		defer cancel()
+		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
+	}
+	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), checkDirectory: checkDirectory}, nil
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
