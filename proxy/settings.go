@@ -26,7 +26,7 @@ type IdentityHeaderSettings struct {
 	User      []string `split_words:"true" default:"Remote-User" desc:"request headers (comma-separated) that carry the username to the app"`
 	Name      []string `split_words:"true" default:"Remote-Name" desc:"headers that carry the display name (empty: not sent)"`
 	Email     []string `split_words:"true" default:"Remote-Email" desc:"headers that carry the e-mail address (empty: not sent)"`
-	Groups    []string `split_words:"true" default:"Remote-Groups" desc:"headers that carry the comma-joined group names (empty: not sent)"`
+	Groups    []string `split_words:"true" default:"Remote-Groups" desc:"headers that carry the group names, comma-separated, a name with a comma, quote or backslash in double quotes (empty: not sent)"`
 	AuthLevel []string `split_words:"true" default:"Remote-Auth-Level" desc:"headers that carry 2 (password and code) or 1 (password alone) (empty: not sent)"`
 }
 
