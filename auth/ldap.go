@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/otpgate/otpgate/internal/setting"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -56,6 +58,12 @@ type LDAPConfig struct {
 	// DN) and {username}, e.g. "(member={dn})".
 	GroupBaseDN, GroupFilter string
 	GroupNameAttribute       string // default "cn"
+	// PrimaryGroup adds the group named by the user's primaryGroupID (AD),
+	// which memberOf leaves out: usually Domain Users. It is the group
+	// whose objectSid is the user's objectSid with its last part (RID)
+	// replaced by primaryGroupID, searched for in the user's domain (the
+	// DC= part of the user's DN).
+	PrimaryGroup bool
 
 	// BackupCodesAttribute is a multi-valued attribute of the user entry
 	// that holds the hashes of the user's unused backup codes, e.g.
@@ -223,8 +231,12 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 
 	// AD's account state, read to refuse disabled and locked accounts
 	// before binding; other directories have neither attribute.
-	for _, a := range []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute, d.cfg.OTPEnableAttribute,
-		adUACAttribute, adLockoutTimeAttribute} {
+	read := []string{d.cfg.UsernameAttribute, d.cfg.NameAttribute, d.cfg.MailAttribute, d.cfg.MobileAttribute, d.cfg.GroupAttribute,
+		d.cfg.OTPEnableAttribute, adUACAttribute, adLockoutTimeAttribute}
+	if d.cfg.PrimaryGroup {
+		read = append(read, "objectSid", "primaryGroupID")
+	}
+	for _, a := range read {
 		if a != "" && !slices.ContainsFunc(d.attrs, func(b string) bool { return strings.EqualFold(a, b) }) {
 			d.attrs = append(d.attrs, a)
 		}
@@ -307,6 +319,15 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 			if name := g.GetEqualFoldAttributeValue(d.cfg.GroupNameAttribute); name != "" {
 				user.Groups = append(user.Groups, name)
 			}
+		}
+	}
+	if d.cfg.PrimaryGroup {
+		name, err := d.primaryGroup(ctx, conn, entry)
+		if err != nil {
+			return User{}, err
+		}
+		if name != "" {
+			user.Groups = append(user.Groups, name)
 		}
 	}
 	slices.Sort(user.Groups)
@@ -504,4 +525,65 @@ func groupNamesOf(dns []string) []string {
 		}
 	}
 	return names
+}
+
+// primaryGroup returns the name of the user's primary group (AD's
+// primaryGroupID), or "" when the entry has none or no group has its SID.
+func (d *LDAP) primaryGroup(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry) (string, error) {
+	rid, err := strconv.ParseUint(entry.GetEqualFoldAttributeValue("primaryGroupID"), 10, 32)
+	if err != nil {
+		return "", nil // not AD, or the attribute is not readable
+	}
+	sid, ok := siblingSID(entry.GetEqualFoldRawAttributeValue("objectSid"), uint32(rid))
+	if !ok {
+		return "", nil
+	}
+	base := domainOf(entry.DN)
+	if base == "" {
+		base = d.cfg.BaseDN
+	}
+	filter := "(objectSid=" + ldap.EscapeFilter(string(sid)) + ")"
+	res, err := conn.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		0, d.timeLimit, false, filter, []string{d.cfg.GroupNameAttribute}, nil))
+	if err != nil {
+		return "", d.unavailable(ctx, fmt.Sprintf("ldap primary group search for RID %d under %q", rid, base), err)
+	}
+	if len(res.Entries) == 0 {
+		return "", nil
+	}
+	return res.Entries[0].GetEqualFoldAttributeValue(d.cfg.GroupNameAttribute), nil
+}
+
+// siblingSID returns the binary SID of the same domain as sid with its
+// last sub-authority (the RID) replaced by rid. A binary SID is a
+// revision byte, a count of sub-authorities, a 6-byte authority, then the
+// sub-authorities, 4 bytes each, little-endian (MS-DTYP 2.4.2.2).
+func siblingSID(sid []byte, rid uint32) ([]byte, bool) {
+	if len(sid) < 12 || sid[0] != 1 || sid[1] == 0 || len(sid) != 8+4*int(sid[1]) {
+		return nil, false
+	}
+	out := slices.Clone(sid)
+	binary.LittleEndian.PutUint32(out[len(out)-4:], rid)
+	return out, true
+}
+
+// domainOf returns the DC= components that end dn (the AD domain's naming
+// context), or "" when it has none.
+func domainOf(dn string) string {
+	parsed, err := ldap.ParseDN(dn)
+	if err != nil {
+		return ""
+	}
+	i := len(parsed.RDNs)
+	for i > 0 {
+		attrs := parsed.RDNs[i-1].Attributes
+		if len(attrs) != 1 || !strings.EqualFold(attrs[0].Type, "dc") {
+			break
+		}
+		i--
+	}
+	if i == len(parsed.RDNs) {
+		return ""
+	}
+	return (&ldap.DN{RDNs: parsed.RDNs[i:]}).String()
 }

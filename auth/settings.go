@@ -53,6 +53,7 @@ type LDAPSettings struct {
 	GroupBaseDN        string        `split_words:"true" desc:"where groups are searched, for directories without memberOf"`
 	GroupFilter        string        `split_words:"true" desc:"group search filter with {dn} and/or {username}, e.g. (member={dn})"`
 	GroupNameAttribute string        `split_words:"true" default:"cn" desc:"group attribute used as the group's name"`
+	PrimaryGroup       bool          `split_words:"true" default:"false" desc:"add the group named by the user's primaryGroupID (AD: usually Domain Users), which memberOf leaves out"`
 	PasswordChangeURL  string        `split_words:"true" desc:"where users change an expired password (e.g. the AD self-service page), shown when the directory says it has expired"`
 	Timeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
 }
@@ -334,6 +335,7 @@ func (s Settings) LDAPConfig(c Checked) LDAPConfig {
 		GroupBaseDN:        l.GroupBaseDN,
 		GroupFilter:        l.GroupFilter,
 		GroupNameAttribute: l.GroupNameAttribute,
+		PrimaryGroup:       l.PrimaryGroup,
 		OTPEnableAttribute: s.Otp.EnableAttribute,
 		Timeout:            l.Timeout,
 		NumberTypes:        c.NumberTypes,

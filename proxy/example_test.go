@@ -12,7 +12,7 @@ import (
 func ExampleParseRules() {
 	rules, err := proxy.ParseRules(`
 *   /public/**  bypass
-*   /admin/**   two_factor groups=admins
+*   /admin/**   two_factor groups=admins,"Domain Admins"
 `)
 	if err != nil {
 		fmt.Println(err)
@@ -29,6 +29,6 @@ func ExampleParseRules() {
 	}
 	// Output:
 	// /public/logo.png: bypass []
-	// /admin;jsessionid=1: two_factor [[admins]]
+	// /admin;jsessionid=1: two_factor [[admins Domain Admins]]
 	// /public/..;/admin: refused
 }

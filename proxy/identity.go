@@ -15,7 +15,7 @@ type IdentityHeaders struct {
 	User      []string // the username as the directory writes it
 	Name      []string // the display name
 	Email     []string
-	Groups    []string // group names, joined with ","
+	Groups    []string // group names, as FormatGroups writes them
 	AuthLevel []string // "2" after password and code, "1" after the password alone
 }
 
@@ -36,7 +36,7 @@ func (ih *IdentityHeaders) each(sess *auth.Session, f func(name, value string)) 
 		u := &sess.User
 		user, name, email = u.Username, u.Name, u.Email
 		if len(u.Groups) > 0 {
-			groups = strings.Join(u.Groups, ",")
+			groups = FormatGroups(u.Groups)
 		}
 		level = authLevels[min(max(sess.Factors, 1), 2)]
 	}

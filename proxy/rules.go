@@ -64,21 +64,21 @@ func (e *RuleError) Error() string {
 //
 // "#" starts a comment. HOST is "*", a host name, or "*.domain" for every
 // host below domain; PATH is a path where "*" matches one segment and a
-// final "/**" matches the path and everything below it.
+// final "/**" matches the path and everything below it. A group name with
+// spaces, commas, ";", "#" or quotes is written in double quotes, with \"
+// and \\ for a quote and a backslash: groups="Domain Admins","IT Ops",staff.
 func ParseRules(text string) (Rules, error) {
 	var rules Rules
 	sc := bufio.NewScanner(strings.NewReader(text))
 	lineNo := 0
 	for sc.Scan() {
 		lineNo++
-		line := sc.Text()
-		if i := strings.IndexByte(line, '#'); i >= 0 {
-			line = line[:i]
+		parts, err := splitRuleLine(sc.Text(), lineNo)
+		if err != nil {
+			return nil, err
 		}
-		offset := 0
-		for part := range strings.SplitSeq(line, ";") {
-			r, err := parseRule(part, lineNo, offset)
-			offset += len(part) + 1
+		for _, fields := range parts {
+			r, err := parseRule(fields, lineNo)
 			if err != nil {
 				return nil, err
 			}
@@ -91,32 +91,81 @@ func ParseRules(text string) (Rules, error) {
 	return rules, sc.Err()
 }
 
-func parseRule(text string, lineNo, offset int) (*Rule, error) {
-	type field struct {
-		s   string
-		col int
+// ruleField is one space-separated field of a rule, as written (quotes
+// and escapes included), with its 1-based column.
+type ruleField struct {
+	s      string
+	col    int
+	quoted bool // holds a double-quoted part
+}
+
+// splitRuleLine splits a line into rules (at ";") and each rule into
+// fields (at spaces and tabs), ending at "#"; none of these count inside
+// double quotes. A backslash inside quotes takes the next byte literally.
+func splitRuleLine(line string, lineNo int) ([][]ruleField, error) {
+	var parts [][]ruleField
+	var fields []ruleField
+	start, quoteAt := -1, -1 // the current field's and open quote's byte offsets
+	quoted := false
+	end := func(i int) {
+		if start >= 0 {
+			fields = append(fields, ruleField{line[start:i], start + 1, quoted})
+			start, quoted = -1, false
+		}
 	}
-	var fields []field
-	for i := 0; i < len(text); {
-		for i < len(text) && (text[i] == ' ' || text[i] == '\t') {
-			i++
+	i := 0
+scan:
+	for ; i < len(line); i++ {
+		c := line[i]
+		if quoteAt >= 0 {
+			switch c {
+			case '\\':
+				i++ // checked when the name is read
+			case '"':
+				quoteAt = -1
+			}
+			continue
 		}
-		start := i
-		for i < len(text) && text[i] != ' ' && text[i] != '\t' {
-			i++
-		}
-		if start < i {
-			fields = append(fields, field{text[start:i], offset + start + 1})
+		switch c {
+		case '#':
+			break scan
+		case ';':
+			end(i)
+			parts = append(parts, fields)
+			fields = nil
+		case ' ', '\t':
+			end(i)
+		default:
+			if start < 0 {
+				start = i
+			}
+			if c == '"' {
+				quoteAt, quoted = i, true
+			}
 		}
 	}
+	if quoteAt >= 0 {
+		return nil, &RuleError{Line: lineNo, Col: quoteAt + 1, Problem: "unterminated quote"}
+	}
+	end(i)
+	return append(parts, fields), nil
+}
+
+func parseRule(fields []ruleField, lineNo int) (*Rule, error) {
 	if len(fields) == 0 {
 		return nil, nil
 	}
-	bad := func(f field, format string, args ...any) error {
+	bad := func(f ruleField, format string, args ...any) error {
 		return &RuleError{Line: lineNo, Col: f.col, Problem: fmt.Sprintf(format, args...)}
 	}
 	if len(fields) < 3 || len(fields) > 4 {
-		return nil, bad(fields[0], "want HOST PATH POLICY [groups=...], got %d fields", len(fields))
+		return nil, bad(fields[0], "want HOST PATH POLICY [groups=...], got %d fields "+
+			"(write a group name with spaces in double quotes: groups=\"IT Ops\")", len(fields))
+	}
+	for _, f := range fields[:3] {
+		if f.quoted {
+			return nil, bad(f, "%s: quotes are only for group names", f.s)
+		}
 	}
 	r := &Rule{Host: strings.ToLower(fields[0].s), Path: fields[1].s, Line: lineNo}
 	if h := r.Host; h != "*" && (strings.Contains(h[1:], "*") || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) || strings.ContainsAny(h, "/:")) {
@@ -140,21 +189,72 @@ func parseRule(text string, lineNo, offset int) (*Rule, error) {
 		return nil, bad(fields[2], "policy %q: want bypass, two_factor or deny", fields[2].s)
 	}
 	if len(fields) == 4 {
-		g, ok := strings.CutPrefix(fields[3].s, "groups=")
+		f := fields[3]
+		g, ok := strings.CutPrefix(f.s, "groups=")
 		if !ok || g == "" {
-			return nil, bad(fields[3], "%q: want groups=NAME[,NAME...]", fields[3].s)
+			return nil, bad(f, "%q: want groups=NAME[,NAME...]", f.s)
 		}
 		if r.Policy != PolicyTwoFactor {
-			return nil, bad(fields[3], "groups apply only to two_factor rules")
+			return nil, bad(f, "groups apply only to two_factor rules")
 		}
-		for name := range strings.SplitSeq(g, ",") {
-			if name == "" {
-				return nil, bad(fields[3], "empty group name in %q", fields[3].s)
-			}
-			r.Groups = append(r.Groups, name)
+		names, err := parseGroupNames(g, lineNo, f.col+len("groups="))
+		if err != nil {
+			return nil, err
 		}
+		r.Groups = names
 	}
 	return r, nil
+}
+
+// parseGroupNames reads the comma-separated names after "groups=", which
+// start at column col: each bare (no quote, comma or space) or in double
+// quotes, where \" is a quote and \\ a backslash.
+func parseGroupNames(s string, lineNo, col int) ([]string, error) {
+	bad := func(i int, format string, args ...any) error {
+		return &RuleError{Line: lineNo, Col: col + i, Problem: fmt.Sprintf(format, args...)}
+	}
+	var names []string
+	for i := 0; ; {
+		start := i
+		var name string
+		if i < len(s) && s[i] == '"' {
+			var b strings.Builder
+			for i++; s[i] != '"'; i++ { // splitRuleLine saw the closing quote
+				if s[i] == '\\' {
+					i++
+					if s[i] != '"' && s[i] != '\\' {
+						c, _ := utf8.DecodeRuneInString(s[i:])
+						return nil, bad(i-1, "\\%c: in a quoted group name, write \\\" for a quote and \\\\ for a backslash", c)
+					}
+				}
+				b.WriteByte(s[i])
+			}
+			i++
+			if i < len(s) && s[i] != ',' {
+				return nil, bad(i, "want a comma after the quoted group name %q", b.String())
+			}
+			name = b.String()
+		} else {
+			for i < len(s) && s[i] != ',' {
+				if s[i] == '"' {
+					return nil, bad(i, "quote inside the group name %q: quote the whole name", s[start:])
+				}
+				i++
+			}
+			name = s[start:i]
+		}
+		if name == "" {
+			return nil, bad(start, "empty group name")
+		}
+		names = append(names, name)
+		if i == len(s) {
+			return names, nil
+		}
+		i++ // the comma
+		if i == len(s) {
+			return nil, bad(i, "empty group name after the last comma")
+		}
+	}
 }
 
 // Verdict is what the rules ask of a request: the strictest rule any

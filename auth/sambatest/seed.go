@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 
@@ -64,7 +65,18 @@ var (
 	// Lola is locked in AD: the seed made LockoutThreshold wrong binds.
 	// Her right password gives 775.
 	Lola = user("lola", "Lola Locked", "+15550100014")
+	// Carol is in a group whose name has a comma, which is itself a
+	// member of another group (see NestedGroups).
+	Carol = user("carol", "Carol Comma", "+15550100015", "Sales, EMEA", "staff")
 )
+
+// PrimaryGroup is the group every seeded user has as primaryGroupID, as
+// AD gives each new user; memberOf does not list it.
+const PrimaryGroup = "Domain Users"
+
+// NestedGroups maps a seeded group to the group it is a member of: a
+// member of the first is a member of the second only through it.
+var NestedGroups = map[string]string{"Sales, EMEA": "Sales"}
 
 func user(name, full, mobile string, groups ...string) User {
 	return User{
@@ -74,7 +86,7 @@ func user(name, full, mobile string, groups ...string) User {
 }
 
 // Seeded is every seeded user.
-func Seeded() []User { return []User{Alice, Bob, Henry, Dave, Mike, Ed, Xena, Lola} }
+func Seeded() []User { return []User{Alice, Bob, Henry, Dave, Mike, Ed, Xena, Lola, Carol} }
 
 // userAccountControl flags (MS-ADTS 2.2.16).
 const (
@@ -119,12 +131,29 @@ func seed(conn *ldap.Conn, ldapsURL string, dialBind func(url, dn, password stri
 			groups[g] = true
 		}
 	}
+	for _, parent := range NestedGroups {
+		groups[parent] = true
+	}
 	for g := range groups {
-		add := ldap.NewAddRequest("CN="+ldap.EscapeDN(g)+","+UsersDN, nil)
+		add := ldap.NewAddRequest(groupDN(g), nil)
 		add.Attribute("objectClass", []string{"group"})
-		add.Attribute("sAMAccountName", []string{g})
+		// sAMAccountName may not hold a comma and some other characters
+		// that cn may.
+		add.Attribute("sAMAccountName", []string{strings.Map(func(r rune) rune {
+			if strings.ContainsRune(`"/\[]:;|=,+*?<>`, r) {
+				return '_'
+			}
+			return r
+		}, g)})
 		if err := conn.Add(add); err != nil {
 			return fmt.Errorf("add group %q: %w", g, err)
+		}
+	}
+	for child, parent := range NestedGroups {
+		m := ldap.NewModifyRequest(groupDN(parent), nil)
+		m.Add("member", []string{groupDN(child)})
+		if err := conn.Modify(m); err != nil {
+			return fmt.Errorf("add group %q to group %q: %w", child, parent, err)
 		}
 	}
 
@@ -159,7 +188,7 @@ func seed(conn *ldap.Conn, ldapsURL string, dialBind func(url, dn, password stri
 			return err
 		}
 		for _, g := range u.Groups {
-			m := ldap.NewModifyRequest("CN="+ldap.EscapeDN(g)+","+UsersDN, nil)
+			m := ldap.NewModifyRequest(groupDN(g), nil)
 			m.Add("member", []string{u.DN})
 			if err := conn.Modify(m); err != nil {
 				return fmt.Errorf("add %s to group %q: %w", u.Username, g, err)
@@ -187,6 +216,9 @@ func seed(conn *ldap.Conn, ldapsURL string, dialBind func(url, dn, password stri
 	}
 	return nil
 }
+
+// groupDN is the DN of a seeded group.
+func groupDN(name string) string { return "CN=" + ldap.EscapeDN(name) + "," + UsersDN }
 
 // pwdLastSet2001 is 2001-01-01 as a FILETIME.
 const pwdLastSet2001 = "126227808000000000"

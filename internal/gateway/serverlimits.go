@@ -121,8 +121,9 @@ func (l *connLimiter) Accept() (net.Conn, error) {
 		addr := remoteAddr(c)
 		key, capped := l.key(addr)
 		if reason := l.admit(key, capped); reason != "" {
-			_ = c.Close()
+			// Counted before the close, so whoever sees the close sees the count.
 			l.refused(addr, reason)
+			_ = c.Close()
 			continue
 		}
 		return &limitedConn{Conn: c, release: func() { l.release(key, capped) }}, nil
