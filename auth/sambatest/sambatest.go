@@ -252,7 +252,7 @@ func startIn(t testing.TB, samba, dir string) (*DC, error) {
 		dc.Host = host
 		dc.URL = "ldaps://" + host
 		dc.StartTLSURL = "ldap://" + host
-		caFile, certFile, keyFile, err := writeTLSFiles(filepath.Join(dir, "otpgate-tls"), host, dc.ServerName)
+		caFile, certFile, keyFile, err := testserver.WriteTLSFiles(filepath.Join(dir, "otpgate-tls"), "sambatest CA", dc.ServerName, net.ParseIP(host))
 		if err != nil {
 			return fmt.Errorf("TLS certificate: %w", err)
 		}

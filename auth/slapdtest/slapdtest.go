@@ -219,7 +219,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 	var tlsFiles []string
 	if cfg.tls {
-		ca, cert, key, err := writeTLSFiles(dir)
+		ca, cert, key, err := testserver.WriteTLSFiles(dir, "slapdtest CA", "localhost", net.IPv4(127, 0, 0, 1))
 		if err != nil {
 			t.Fatalf("slapdtest: TLS certificate: %v", err)
 		}

@@ -1,4 +1,4 @@
-package sambatest
+package testserver
 
 import (
 	"crypto/ecdsa"
@@ -15,11 +15,12 @@ import (
 	"time"
 )
 
-// writeTLSFiles makes a throwaway CA and a server certificate whose SANs
-// are the address host and the DNS name, in PEM files under dir (made if
-// missing). Samba's own provisioned CA would not do: Go refuses its
-// negative serial number.
-func writeTLSFiles(dir, host, name string) (caFile, certFile, keyFile string, err error) {
+// WriteTLSFiles makes a throwaway CA named caName and a server certificate
+// whose subject alternative names are dnsName and ip, as PEM files ca.pem,
+// cert.pem and key.pem under dir (made if missing), for a test server that
+// speaks TLS. A CA of the test's own is needed: Go refuses, for one, the
+// negative serial number of the CA Samba provisions for itself.
+func WriteTLSFiles(dir, caName, dnsName string, ip net.IP) (caFile, certFile, keyFile string, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", "", err
 	}
@@ -30,7 +31,7 @@ func writeTLSFiles(dir, host, name string) (caFile, certFile, keyFile string, er
 	now := time.Now()
 	caTmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "sambatest CA"},
+		Subject:               pkix.Name{CommonName: caName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign,
@@ -51,13 +52,13 @@ func writeTLSFiles(dir, host, name string) (caFile, certFile, keyFile string, er
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: name},
+		Subject:      pkix.Name{CommonName: dnsName},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{name},
-		IPAddresses:  []net.IP{net.ParseIP(host)},
+		DNSNames:     []string{dnsName},
+		IPAddresses:  []net.IP{ip},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
