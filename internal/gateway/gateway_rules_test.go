@@ -8,7 +8,7 @@ import (
 	"github.com/otpgate/otpgate/auth/slapdtest"
 )
 
-// The access rules hold in reverse-proxy mode too, on the normalised path.
+// The access rules hold in reverse-proxy mode too, on every reading of the path.
 func TestAccessRulesInReverseProxyMode(t *testing.T) {
 	e := startEnv(t, func(c *Config) {
 		c.Proxy.AccessRules = "* /health bypass\n* /internal/** deny\n* /admin/** two_factor groups=admins"
