@@ -11,6 +11,7 @@ import (
 // or a default region, the list takes ISO codes and ranges of no country by
 // calling code, and the kinds of number are known ones that take texts.
 func TestNumberSettings(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name          string
 		env           map[string]string

@@ -39,6 +39,7 @@ func validEnv() map[string]string {
 }
 
 func TestValidConfigAssembles(t *testing.T) {
+	t.Parallel()
 	environ := setEnv(t, validEnv())
 	cfg, err := loadConfig(environ)
 	if err != nil {
@@ -54,6 +55,7 @@ func TestValidConfigAssembles(t *testing.T) {
 
 // Every problem is reported in one run, each naming its variable.
 func TestConfigReportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
 	env := validEnv()
 	env["OTPGATE_OTP_TTL"] = "five minutes"
 	env["OTPGATE_COOKIE_SECURE"] = "maybe"
@@ -98,6 +100,7 @@ func TestLoadReadsOnlyTheGivenEnvironment(t *testing.T) {
 }
 
 func TestHTTPProviderProblemsNameTheirVariables(t *testing.T) {
+	t.Parallel()
 	env := validEnv()
 	env["OTPGATE_SMS_PROVIDER"] = "http"
 	env["OTPGATE_SMS_URL"] = "not a url"
@@ -116,6 +119,7 @@ func TestHTTPProviderProblemsNameTheirVariables(t *testing.T) {
 }
 
 func TestSecretsFromFiles(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "secret")
 	if err := os.WriteFile(file, []byte(testSecret(3)+"\n"), 0o600); err != nil {
@@ -150,6 +154,7 @@ func TestSecretsFromFiles(t *testing.T) {
 }
 
 func TestHelpListsEveryVariable(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	if code := run(context.Background(), []string{"-help"}, nil, &stdout, &stderr); code != exitOK {
 		t.Fatalf("-help exit status %d", code)
@@ -166,6 +171,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 // a stale default. The table is made from the settings' declarations:
 // paste the wanted table this test prints when they change.
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -182,6 +188,7 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 }
 
 func TestVariableNames(t *testing.T) {
+	t.Parallel()
 	// Operators and examples depend on these exact names.
 	for _, name := range []string{
 		"OTPGATE_LISTEN_ADDR", "OTPGATE_UPSTREAM_URL", "OTPGATE_PATH_PREFIX", "OTPGATE_LDAP_URL", "OTPGATE_LDAP_START_TLS",
@@ -201,6 +208,7 @@ func TestVariableNames(t *testing.T) {
 }
 
 func TestConfigRefusesOutOfRangeValues(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, value, want string
 	}{
@@ -242,6 +250,7 @@ func TestConfigRefusesOutOfRangeValues(t *testing.T) {
 }
 
 func TestShortCodesWarnAtStartUp(t *testing.T) {
+	t.Parallel()
 	env := validEnv()
 	env["OTPGATE_OTP_LENGTH"] = "4"
 	cfg, err := loadConfig(setEnv(t, env))
@@ -260,6 +269,7 @@ func TestShortCodesWarnAtStartUp(t *testing.T) {
 // By default only loopback is a trusted proxy: a client anywhere on the
 // intranet cannot choose the address otpgate logs and limits by.
 func TestDefaultTrustsLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	c, err := loadConfig(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -283,6 +293,7 @@ func TestDefaultTrustsLoopbackOnly(t *testing.T) {
 }
 
 func TestIdentityAndHostSettingsAreChecked(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		edit func(*Config)
 		want string

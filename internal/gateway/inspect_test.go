@@ -9,6 +9,7 @@ import (
 )
 
 func TestVariablesListsEveryKnownVariableWithItsDefault(t *testing.T) {
+	t.Parallel()
 	vars := Variables()
 	var names []string
 	for _, v := range vars {
@@ -40,6 +41,7 @@ func TestVariablesListsEveryKnownVariableWithItsDefault(t *testing.T) {
 }
 
 func TestCheckEnvironment(t *testing.T) {
+	t.Parallel()
 	missing := filepath.Join(t.TempDir(), "absent")
 	secretFile := filepath.Join(t.TempDir(), "cookie-secret")
 	if err := os.WriteFile(secretFile, []byte(testSecret(2)+"\n"), 0o600); err != nil {
