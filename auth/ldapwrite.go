@@ -90,6 +90,82 @@ objectclass ( 1.3.6.1.4.1.32473.1.2.1 NAME 'otpgateUser'
 	MAY otpgateBackupCode )
 `
 
+// BackupCodeSchemaAD is the Active Directory counterpart of
+// BackupCodeSchema, an LDIF file for ldifde or ldapmodify: the attribute
+// otpgateBackupCode (multi-valued; String(IA5), syntax 2.5.5.5, which AD
+// compares case-exactly, like OpenLDAP's caseExactIA5Match, as bcrypt
+// hashes need), marked confidential (searchFlags 128), so that only those
+// granted control access on it may read it, not every authenticated user
+// as with an ordinary attribute; the auxiliary class otpgateUser that may
+// contain it; and otpgateUser added to the auxiliaryClass of user, so that
+// every user entry may hold it without an objectClass of its own. Each
+// step is followed by the schemaUpdateNow modify of the rootDSE that
+// makes AD load the changed schema before the next one uses it.
+//
+// DC=X stands for the forest root domain: ldifde's -c DC=X
+// "DC=example,DC=com" replaces it, or sed for ldapmodify. The schemaIDGUIDs
+// are fixed (BackupCodeAttributeGUIDAD is the attribute's), so that ACLs
+// naming the attribute are the same in every forest. Schema changes cannot
+// be undone, only deactivated; try them on a test forest first.
+const BackupCodeSchemaAD = `# otpgate: hashes of unused backup sign-in codes, for Active Directory.
+# OIDs under 1.3.6.1.4.1.32473, reserved for documentation (RFC 5612).
+# Replace DC=X with the forest root domain (ldifde -c DC=X DC=example,DC=com).
+dn: CN=otpgate-Backup-Code,CN=Schema,CN=Configuration,DC=X
+changetype: add
+objectClass: top
+objectClass: attributeSchema
+cn: otpgate-Backup-Code
+lDAPDisplayName: otpgateBackupCode
+adminDescription: otpgate: bcrypt hash of an unused backup sign-in code
+attributeID: 1.3.6.1.4.1.32473.1.1.1
+attributeSyntax: 2.5.5.5
+oMSyntax: 22
+isSingleValued: FALSE
+searchFlags: 128
+schemaIDGUID:: TQkp1WHdqEKVj6gJBuTxsw==
+
+dn:
+changetype: modify
+add: schemaUpdateNow
+schemaUpdateNow: 1
+-
+
+dn: CN=otpgate-User,CN=Schema,CN=Configuration,DC=X
+changetype: add
+objectClass: top
+objectClass: classSchema
+cn: otpgate-User
+lDAPDisplayName: otpgateUser
+adminDescription: otpgate: a user who may have backup sign-in codes
+governsID: 1.3.6.1.4.1.32473.1.2.1
+objectClassCategory: 3
+subClassOf: top
+mayContain: otpgateBackupCode
+schemaIDGUID:: tefR+IrlKk+vGOcsQz722g==
+
+dn:
+changetype: modify
+add: schemaUpdateNow
+schemaUpdateNow: 1
+-
+
+dn: CN=User,CN=Schema,CN=Configuration,DC=X
+changetype: modify
+add: auxiliaryClass
+auxiliaryClass: otpgateUser
+-
+
+dn:
+changetype: modify
+add: schemaUpdateNow
+schemaUpdateNow: 1
+-
+`
+
+// BackupCodeAttributeGUIDAD is the schemaIDGUID of otpgateBackupCode in
+// BackupCodeSchemaAD, for ACEs that grant access to it.
+const BackupCodeAttributeGUIDAD = "d529094d-dd61-42a8-958f-a80906e4f1b3"
+
 // SetMobile replaces the user's mobile attribute (LDAPConfig.MobileAttribute)
 // with e164, which must be in the form ParseMobile returns. With BindUser
 // it binds as the user's DN with password (the user edits their own entry;

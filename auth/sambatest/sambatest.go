@@ -93,10 +93,31 @@ var template struct {
 // zero before the first Start: for reports on the suite's time.
 func ProvisionTime() time.Duration { return template.duration }
 
+// Option changes the DC Start runs.
+type Option func(*options)
+
+type options struct {
+	schema []string // LDIF files for ldapmodify, DC=X standing for BaseDN
+}
+
+// WithSchema extends the DC's schema with ldif (for example
+// auth.BackupCodeSchemaAD), in which DC=X stands for the domain, as an AD
+// administrator would: the DC runs with "dsdb:schema update allowed =
+// true" in its smb.conf, which Samba needs to accept any schema change,
+// and ldapmodify applies the file as the Administrator (a Schema Admin)
+// over ldaps, its schemaUpdateNow steps included.
+func WithSchema(ldif string) Option {
+	return func(o *options) { o.schema = append(o.schema, ldif) }
+}
+
 // Start runs a seeded domain controller for the test and stops it when the
 // test ends.
-func Start(t testing.TB) *DC {
+func Start(t testing.TB, opts ...Option) *DC {
 	t.Helper()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	samba, tool := findPrerequisites(t)
 	template.once.Do(func() {
 		start := time.Now()
@@ -110,11 +131,29 @@ func Start(t testing.TB) *DC {
 	if err := copyTree(template.dir, dir); err != nil {
 		t.Fatalf("sambatest: copy the template domain: %v", err)
 	}
-	dc, err := startIn(t, samba, dir)
+	dc, err := startIn(t, samba, dir, len(o.schema) > 0)
 	if err != nil {
 		t.Fatalf("sambatest: %v", err)
 	}
+	for _, ldif := range o.schema {
+		if err := dc.applySchema(ldif); err != nil {
+			t.Fatalf("sambatest: %v", err)
+		}
+	}
 	return dc
+}
+
+// applySchema runs ldapmodify with ldif, DC=X replaced by the domain, as
+// the Administrator.
+func (dc *DC) applySchema(ldif string) error {
+	ldif = strings.ReplaceAll(ldif, ",DC=X\n", ","+BaseDN+"\n")
+	cmd := exec.Command("/usr/bin/ldapmodify", "-x", "-H", dc.URL, "-D", AdminDN, "-w", AdminPassword)
+	cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+dc.CAFile, "LDAPTLS_REQCERT=demand")
+	cmd.Stdin = strings.NewReader(ldif)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("extend the schema with ldapmodify: %w; its output:\n%s", err, out)
+	}
+	return nil
 }
 
 // findPrerequisites returns the paths of samba and samba-tool, or skips
@@ -156,7 +195,7 @@ func makeTemplate(samba, tool string) (string, error) {
 		return "", fmt.Errorf("samba-tool domain provision: %w; its output:\n%s", err, out)
 	}
 	// The provision's own smb.conf and TLS files are replaced by startIn's.
-	dc, err := startIn(nil, samba, dir)
+	dc, err := startIn(nil, samba, dir, false)
 	if err != nil {
 		return "", fmt.Errorf("start the template domain: %w", err)
 	}
@@ -230,8 +269,9 @@ func copyTree(src, dst string) error {
 
 // startIn writes a configuration for the domain in dir, with a fresh
 // loopback address and certificate, and starts samba on it. t may be nil
-// (the template); otherwise t.Cleanup stops it.
-func startIn(t testing.TB, samba, dir string) (*DC, error) {
+// (the template); otherwise t.Cleanup stops it. schemaUpdates lets the DC
+// accept changes to its schema.
+func startIn(t testing.TB, samba, dir string, schemaUpdates bool) (*DC, error) {
 	dc := &DC{
 		BaseDN: BaseDN, BindDN: ServiceDN, BindPassword: ServicePassword,
 		AdminDN: AdminDN, AdminPassword: AdminPassword, ServerName: hostName + "." + UPNSuffix,
@@ -264,6 +304,9 @@ func startIn(t testing.TB, samba, dir string) (*DC, error) {
 		dc.ca = x509.NewCertPool()
 		dc.ca.AppendCertsFromPEM(pem)
 		conf := smbConf(dir, run, host, caFile, certFile, keyFile)
+		if schemaUpdates {
+			conf += "\tdsdb:schema update allowed = true\n"
+		}
 		if err := os.WriteFile(dc.conf, []byte(conf), 0o600); err != nil {
 			return err
 		}
@@ -515,4 +558,33 @@ func MobileWriteACE(sid string) string {
 func (dc *DC) GrantServiceMobileWrite(t testing.TB) {
 	t.Helper()
 	dc.SambaTool(t, "dsacl", "set", "--objectdn="+UsersDN, "--sddl="+MobileWriteACE(dc.SID(t, ServiceDN)))
+}
+
+// ConnAs returns an ldaps connection bound as dn with password, closed
+// when the test ends: to see the directory with a user's rights.
+func (dc *DC) ConnAs(t testing.TB, dn, password string) *ldap.Conn {
+	t.Helper()
+	conn, err := dc.dial(dc.URL, dn, password)
+	if err != nil {
+		t.Fatalf("sambatest: bind as %s: %v", dn, err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// ReadWriteACE is the ACE the README tells AD administrators to add to the
+// container of the users (here CN=Users) so that sid may read and write
+// the attribute whose schemaIDGUID is attrGUID on user objects, inherited
+// by the users below (CIIO): read property (RP), write property (WP) and
+// control access (CR), which a confidential attribute (searchFlags 128)
+// needs besides RP before anyone may read it.
+func ReadWriteACE(sid, attrGUID string) string {
+	return "(OA;CIIO;RPWPCR;" + attrGUID + ";bf967aba-0de6-11d0-a285-00aa003049e2;" + sid + ")"
+}
+
+// GrantServiceReadWrite adds ReadWriteACE for the service account and
+// attrGUID to CN=Users with samba-tool dsacl set, as the README says.
+func (dc *DC) GrantServiceReadWrite(t testing.TB, attrGUID string) {
+	t.Helper()
+	dc.SambaTool(t, "dsacl", "set", "--objectdn="+UsersDN, "--sddl="+ReadWriteACE(dc.SID(t, ServiceDN), attrGUID))
 }

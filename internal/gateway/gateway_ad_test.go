@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -38,7 +39,13 @@ type adEnv struct {
 // domain and the UPN suffix.
 func startADEnv(t *testing.T, edit ...func(*Config)) *adEnv {
 	t.Helper()
-	dc := sambatest.Start(t)
+	return startADEnvWith(t, nil, edit...)
+}
+
+// startADEnvWith is startADEnv with options for the DC.
+func startADEnvWith(t *testing.T, opts []sambatest.Option, edit ...func(*Config)) *adEnv {
+	t.Helper()
+	dc := sambatest.Start(t, opts...)
 	e := &env{t: t, sms: newSMSGateway(t), clock: testclock.Wall(), logs: &testserver.Output{}}
 	e.app = httptest.NewServer(echoApp())
 	t.Cleanup(e.app.Close)
@@ -366,5 +373,95 @@ func TestADCaptureMobileGrant(t *testing.T) {
 				t.Errorf("the log does not give AD's reason (Insufficient Access Rights):\n%s", log)
 			}
 		})
+	}
+}
+
+// serviceBackupHashes reads user's stored backup-code hashes as the
+// service account, with its rights (the attribute is confidential).
+func serviceBackupHashes(t *testing.T, dc *sambatest.DC, u sambatest.User) []string {
+	t.Helper()
+	res, err := dc.ConnAs(t, sambatest.ServiceDN, sambatest.ServicePassword).Search(ldap.NewSearchRequest(u.DN,
+		ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 5, false, "(objectClass=*)", []string{auth.BackupCodeAttribute}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("read %s's backup codes as the service account: %v", u.Username, err)
+	}
+	return res.Entries[0].GetEqualFoldAttributeValues(auth.BackupCodeAttribute)
+}
+
+// TestADBackupCodes runs backup codes against a DC extended with
+// auth.BackupCodeSchemaAD and the README's grant to the service account:
+// alice makes 10 codes, signs out, signs in again with one in place of
+// the SMS code (no further SMS goes), and the code's hash is gone from
+// her entry (9 left, read as the service account); the same code does not
+// work twice.
+func TestADBackupCodes(t *testing.T) {
+	e := startADEnvWith(t, []sambatest.Option{sambatest.WithSchema(auth.BackupCodeSchemaAD)}, func(c *Config) {
+		c.Auth.BackupCodes, c.Auth.BackupCodesAttribute = true, auth.BackupCodeAttribute
+	})
+	e.dc.GrantServiceReadWrite(t, auth.BackupCodeAttributeGUIDAD)
+	alice := sambatest.Alice
+	b := e.browser()
+	if r := b.password(alice.Username, alice.Password, "/"); r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+		t.Fatalf("password step: %d to %q, want 303 to /otpgate/code; page:\n%s", r.status, r.location, pageText(r))
+	}
+	if r := b.code(e.sms.lastCode(alice.Mobile)); r.status != http.StatusSeeOther {
+		t.Fatalf("code step: %d, want 303; page:\n%s", r.status, pageText(r))
+	}
+	if page := b.get("/otpgate/backup-codes"); !strings.Contains(page.body, "You have <strong>0</strong> unused backup codes") {
+		t.Fatalf("backup-codes page: %d, want 0 codes:\n%s", page.status, pageText(page))
+	}
+	r, codes := b.generateBackupCodes()
+	if r.status != http.StatusOK || len(codes) != 10 {
+		t.Fatalf("generate: %d with %d codes, want 200 with 10:\n%s", r.status, len(codes), pageText(r))
+	}
+	stored := serviceBackupHashes(t, e.dc, alice)
+	if len(stored) != 10 {
+		t.Fatalf("AD holds %d hashes for alice, want 10", len(stored))
+	}
+	for _, h := range stored {
+		if !strings.HasPrefix(h, "$2a$") {
+			t.Errorf("AD holds %q, want only bcrypt hashes", h)
+		}
+	}
+	if got := b.get("/otpgate/backup-codes").body; !strings.Contains(got, "You have <strong>10</strong> unused backup codes") {
+		t.Errorf("backup-codes page after generating does not count 10 codes:\n%s", got)
+	}
+	if r := b.do("POST", "/otpgate/logout", url.Values{"csrf": {b.csrf("/otpgate/logout")}}); r.status != http.StatusOK || !strings.Contains(r.body, "You are signed out") {
+		t.Fatalf("sign out: %d, want 200 You are signed out", r.status)
+	}
+	if r := b.get("/app/"); r.status != http.StatusSeeOther {
+		t.Fatalf("after signing out: %d, want 303 to the sign-in", r.status)
+	}
+
+	// Signed out, in again with a backup code instead of the SMS code.
+	if r := b.password(`EXAMPLE\alice`, alice.Password, "/app/"); r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+		t.Fatalf("second password step: %d to %q; page:\n%s", r.status, r.location, pageText(r))
+	}
+	sent := len(e.sms.sent())
+	r = b.backupCode(strings.ToLower(codes[3]))
+	if r.status != http.StatusSeeOther || r.location != "/app/" {
+		t.Fatalf("right backup code: %d to %q, want 303 to /app/; page:\n%s", r.status, r.location, pageText(r))
+	}
+	seen := b.appSaw("/app/")
+	if got := headerValues(seen, "Remote-Auth-Level"); !slices.Equal(got, []string{"2"}) {
+		t.Errorf("Remote-Auth-Level %q, want [2]", got)
+	}
+	if got := headerValues(seen, "Remote-User"); !slices.Equal(got, []string{"alice"}) {
+		t.Errorf("Remote-User %q, want [alice]", got)
+	}
+	if n := len(e.sms.sent()); n != sent {
+		t.Errorf("%d SMS sent for the sign-in with a backup code", n-sent)
+	}
+	if n := len(serviceBackupHashes(t, e.dc, alice)); n != 9 {
+		t.Errorf("AD holds %d hashes after one use, want 9", n)
+	}
+	// The same code again, in a new sign-in: wrong.
+	b2 := e.browser()
+	b2.password(alice.Username, alice.Password, "/")
+	if r := b2.backupCode(codes[3]); r.status != http.StatusUnauthorized || !strings.Contains(r.body, "2 tries left") {
+		t.Errorf("used backup code: %d, want 401 with 2 tries left:\n%s", r.status, pageText(r))
+	}
+	if n := len(serviceBackupHashes(t, e.dc, alice)); n != 9 {
+		t.Errorf("AD holds %d hashes after a reuse, want 9", n)
 	}
 }
