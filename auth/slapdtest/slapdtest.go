@@ -75,6 +75,7 @@ type config struct {
 	schemas     []string     // schema texts, included after the standard ones
 	userClasses []string     // extra objectClass values of the seeded users
 	writes      []attrWriter // who may write which attribute of people
+	ppolicy     bool
 }
 
 // attrWriter says who, besides the root DN, may write one attribute of the
@@ -257,7 +258,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	}
 
 	conn := s.Conn(t)
-	for _, req := range append(seedRequests(cfg.userClasses), extra...) {
+	seed := seedRequests(cfg.userClasses)
+	if cfg.ppolicy {
+		seed = append(seed, ppolicyRequests()...)
+	}
+	for _, req := range append(seed, extra...) {
 		if err := conn.Add(req); err != nil {
 			t.Fatalf("slapdtest: seed %q: %v", req.DN, err)
 		}
@@ -293,6 +298,9 @@ func slapdConf(dir string, cfg config, schemaFiles, tlsFiles []string) string {
 	if cfg.memberOf {
 		b.WriteString("moduleload memberof\n")
 	}
+	if cfg.ppolicy {
+		b.WriteString("moduleload ppolicy\n")
+	}
 	// maxsize: mdb maps the whole file; a small map keeps many parallel
 	// servers cheap. dbnosync: durability is worthless here, speed is not.
 	fmt.Fprintf(&b, "database mdb\nmaxsize 16777216\ndbnosync\nsuffix %q\nrootdn %q\nrootpw %s\ndirectory %s\n",
@@ -300,6 +308,11 @@ func slapdConf(dir string, cfg config, schemaFiles, tlsFiles []string) string {
 	b.WriteString("index objectClass,uid,member eq\n")
 	if cfg.memberOf {
 		b.WriteString("overlay memberof\nmemberof-refint true\n")
+	}
+	if cfg.ppolicy {
+		// ppolicy_use_lockout: a locked account's bind answers
+		// accountLocked, not only invalidCredentials.
+		fmt.Fprintf(&b, "overlay ppolicy\nppolicy_default %q\nppolicy_use_lockout\n", PolicyDN)
 	}
 	for _, rule := range slices.Concat(writeRules(cfg.writes), cfg.extraACL, cfg.acl) {
 		// slapd.conf continues a directive on lines that start with
