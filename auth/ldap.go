@@ -369,9 +369,25 @@ func (d *LDAP) bindService(ctx context.Context, conn *ldap.Conn) error {
 
 // bindUser binds conn as the user's entry with their password. A refusal
 // for the user's reasons is ErrInvalidCredentials; the error holds the
-// directory's answer, never the password.
+// directory's answer, never the password. A refusal for the account's state
+// is an *AccountStateError: AD says it in the error message, OpenLDAP's
+// ppolicy overlay (and others that follow draft-behera) in the password
+// policy response control, which the bind asks for.
 func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password string) error {
-	if err := conn.Bind(dn, password); err != nil {
+	res, err := conn.SimpleBind(&ldap.SimpleBindRequest{Username: dn, Password: password,
+		Controls: []ldap.Control{ldap.NewControlBeheraPasswordPolicy()}})
+	if ctx.Err() == nil && (err == nil || ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials)) {
+		// A bind that succeeds with changeAfterReset leaves a connection
+		// that may only change the password: no sign-in.
+		if state, policyErr := passwordPolicyState(res); state != accountStateUnknown {
+			detail := fmt.Sprintf("ldap bind as %q: password policy: %s", dn, policyErr)
+			if err != nil {
+				detail += ": " + err.Error()
+			}
+			return &AccountStateError{State: state, Detail: detail}
+		}
+	}
+	if err != nil {
 		var le *ldap.Error
 		if ctx.Err() == nil && errors.As(err, &le) && le.ResultCode == ldap.LDAPResultInvalidCredentials {
 			// AD says why a right password is refused in the message.
@@ -385,6 +401,30 @@ func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password strin
 		return d.unavailable(ctx, fmt.Sprintf("ldap bind as %q", dn), err)
 	}
 	return nil
+}
+
+// passwordPolicyState reads the account state from a bind's password
+// policy response control (draft-behera-ldap-password-policy), with the
+// control's error for logs. Like AD, OpenLDAP's ppolicy tells an expired
+// password or a reset one only for the right password, and a locked
+// account (with ppolicy_use_lockout) whatever the password.
+func passwordPolicyState(res *ldap.SimpleBindResult) (AccountState, string) {
+	if res == nil {
+		return accountStateUnknown, ""
+	}
+	c, ok := ldap.FindControl(res.Controls, ldap.ControlTypeBeheraPasswordPolicy).(*ldap.ControlBeheraPasswordPolicy)
+	if !ok {
+		return accountStateUnknown, ""
+	}
+	switch c.Error {
+	case ldap.BeheraPasswordExpired:
+		return PasswordExpired, c.ErrorString
+	case ldap.BeheraAccountLocked:
+		return AccountLockedInDir, c.ErrorString
+	case ldap.BeheraChangeAfterReset:
+		return PasswordMustChange, c.ErrorString
+	}
+	return accountStateUnknown, ""
 }
 
 // connect dials, sets timeouts, and starts TLS as configured. closeConn must
