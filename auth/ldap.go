@@ -384,6 +384,12 @@ func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password strin
 			if err != nil {
 				detail += ": " + err.Error()
 			}
+			if state == AccountLockedInDir {
+				// slapd says "locked" whatever the password: telling it would
+				// tell anyone who knows a name. Answered as a wrong password,
+				// not counted, as for an account AD has locked.
+				return &UnprovenStateError{State: state, Detail: detail}
+			}
 			return &AccountStateError{State: state, Detail: detail}
 		}
 	}

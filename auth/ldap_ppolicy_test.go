@@ -21,18 +21,24 @@ func TestLDAPPasswordPolicy(t *testing.T) {
 		u        slapdtest.User
 		password string
 		want     AccountState // accountStateUnknown: ErrInvalidCredentials
+		unproven bool         // told as a wrong password: slapd says it whatever the password
 	}{
-		{slapdtest.Ed, slapdtest.Ed.Password, PasswordExpired},
-		{slapdtest.Lola, slapdtest.Lola.Password, AccountLockedInDir},
-		{slapdtest.Mike, slapdtest.Mike.Password, PasswordMustChange},
-		{slapdtest.Ed, "wrong-password", accountStateUnknown},
-		{slapdtest.Mike, "wrong-password", accountStateUnknown},
-		{slapdtest.Lola, "wrong-password", AccountLockedInDir},
-		{slapdtest.Alice, "wrong-password", accountStateUnknown},
+		{slapdtest.Ed, slapdtest.Ed.Password, PasswordExpired, false},
+		{slapdtest.Lola, slapdtest.Lola.Password, AccountLockedInDir, true},
+		{slapdtest.Mike, slapdtest.Mike.Password, PasswordMustChange, false},
+		{slapdtest.Ed, "wrong-password", accountStateUnknown, false},
+		{slapdtest.Mike, "wrong-password", accountStateUnknown, false},
+		{slapdtest.Lola, "wrong-password", AccountLockedInDir, true},
+		{slapdtest.Alice, "wrong-password", accountStateUnknown, false},
 	} {
 		_, err := d.Authenticate(ctx, c.u.Username, c.password)
 		var se *AccountStateError
+		var ue *UnprovenStateError
 		switch {
+		case c.unproven:
+			if !errors.As(err, &ue) || ue.State != c.want || !errors.Is(err, ErrInvalidCredentials) {
+				t.Errorf("%s with %q: %v, want an UnprovenStateError %q, read as a wrong password", c.u.Username, c.password, err, c.want)
+			}
 		case c.want == accountStateUnknown:
 			if !errors.Is(err, ErrInvalidCredentials) || errors.As(err, &se) {
 				t.Errorf("%s with %q: %v, want ErrInvalidCredentials", c.u.Username, c.password, err)
