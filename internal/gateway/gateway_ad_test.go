@@ -59,21 +59,7 @@ func startADEnvWith(t *testing.T, opts []sambatest.Option, edit ...func(*Config)
 	l.NameAttribute = "displayName"
 	l.NetbiosDomains = []string{sambatest.NetBIOSDomain}
 	l.UpnSuffixes = []string{sambatest.UPNSuffix}
-	for _, f := range edit {
-		f(&e.config)
-	}
-	a, err := assemble(e.config, testLogger(e.logs), io.Discard, e.clock.Now)
-	if err != nil {
-		t.Fatalf("assemble: %v", err)
-	}
-	e.metrics = a.metrics
-	e.gw = httptest.NewTLSServer(a.handler)
-	t.Cleanup(e.gw.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", e.logs.String())
-		}
-	})
+	e.serve(edit, nil)
 	return &adEnv{env: e, dc: dc}
 }
 

@@ -77,23 +77,7 @@ func startForwardAuthEnv(t *testing.T, edit ...func(*Config)) *env {
 	e.config.Auth.Cookie.Domain = fwdDomain
 	e.config.Auth.Cookie.Secure = false
 	e.config.Proxy.AccessRules = forwardAuthRules
-	for _, f := range edit {
-		f(&e.config)
-	}
-	log := testLogger(e.logs)
-	a, err := assemble(e.config, log, io.Discard, e.clock.Now)
-	if err != nil {
-		ln.Close()
-		t.Fatalf("assemble: %v", err)
-	}
-	e.gw = &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.handler}}
-	e.gw.Start()
-	t.Cleanup(e.gw.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", e.logs.String())
-		}
-	})
+	e.serve(edit, ln)
 	return e
 }
 

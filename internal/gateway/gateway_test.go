@@ -187,23 +187,38 @@ func startEnvWithDirectory(t *testing.T, dirOpts []slapdtest.Option, edit ...fun
 	e.app = httptest.NewServer(echoApp())
 	t.Cleanup(e.app.Close)
 	e.config = baseConfig(e.dir, e.sms.srv.URL, e.app.URL)
+	e.serve(edit, nil)
+	return e
+}
+
+// serve applies edit to e.config, assembles the gateway and serves it:
+// over TLS on a new port, or over plain HTTP on ln when given. Its log is
+// shown when the test fails.
+func (e *env) serve(edit []func(*Config), ln net.Listener) {
+	e.t.Helper()
 	for _, f := range edit {
 		f(&e.config)
 	}
-	log := testLogger(e.logs)
-	a, err := assemble(e.config, log, io.Discard, e.clock.Now)
+	a, err := assemble(e.config, testLogger(e.logs), io.Discard, e.clock.Now)
 	if err != nil {
-		t.Fatalf("assemble: %v", err)
+		if ln != nil {
+			ln.Close()
+		}
+		e.t.Fatalf("assemble: %v", err)
 	}
 	e.metrics = a.metrics
-	e.gw = httptest.NewTLSServer(a.handler)
-	t.Cleanup(e.gw.Close)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", e.logs.String())
+	if ln == nil {
+		e.gw = httptest.NewTLSServer(a.handler)
+	} else {
+		e.gw = &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.handler}}
+		e.gw.Start()
+	}
+	e.t.Cleanup(e.gw.Close)
+	e.t.Cleanup(func() {
+		if e.t.Failed() {
+			e.t.Logf("gateway log:\n%s", e.logs.String())
 		}
 	})
-	return e
 }
 
 // browser is a cookie-keeping client that does not follow redirects, so
