@@ -32,6 +32,14 @@ type Directory interface {
 	// username or password, so callers cannot tell them apart, and an error
 	// wrapping ErrDirectoryUnavailable when the directory cannot be asked.
 	AuthenticateWith(ctx context.Context, username, password string, admit func(User) error) (User, error)
+	// Lookup re-reads the entry of a user found before (by its DN, as the
+	// service account) for sessions that follow the directory: it returns
+	// the user with their current name, e-mail and groups; an error
+	// wrapping ErrUserGone when the entry is no more; an
+	// *AccountStateError with AccountDisabled when the directory says the
+	// account is disabled; and an error wrapping ErrDirectoryUnavailable
+	// when it cannot be asked.
+	Lookup(ctx context.Context, user User) (User, error)
 	// Ping checks that the directory answers, for readiness probes.
 	Ping(ctx context.Context) error
 }
@@ -43,4 +51,7 @@ var (
 	// ErrDirectoryUnavailable means the directory could not be reached or
 	// refused the service account; the user is not to blame.
 	ErrDirectoryUnavailable = errors.New("directory unavailable")
+	// ErrUserGone means a user's entry is no longer in the directory (or
+	// no longer visible to the service account).
+	ErrUserGone = errors.New("user no longer in the directory")
 )

@@ -94,6 +94,19 @@ func (d *memDirectory) AuthenticateWith(_ context.Context, username, password st
 	return found, nil
 }
 
+func (d *memDirectory) Lookup(_ context.Context, user User) (User, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.authErr != nil {
+		return User{}, d.authErr
+	}
+	u, err := d.byDN(user.DN)
+	if err != nil {
+		return User{}, fmt.Errorf("%w: %w", ErrUserGone, err)
+	}
+	return u.User, nil
+}
+
 func (d *memDirectory) Ping(context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()

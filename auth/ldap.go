@@ -38,6 +38,10 @@ type LDAPConfig struct {
 	// With NetBIOSDomains set, a name with another domain is refused
 	// without a search; a suffix not listed is searched for as typed.
 	NetBIOSDomains, UPNSuffixes []string
+	// DisabledFilter, when set, matches accounts the directory keeps but
+	// that may not sign in, e.g. "(nsAccountLock=TRUE)": the user search
+	// leaves them out, and Lookup reports them disabled.
+	DisabledFilter string
 
 	// Attributes read from the user entry; defaults "mobile", "cn", "mail".
 	MobileAttribute, NameAttribute, MailAttribute string
@@ -85,6 +89,8 @@ type LDAP struct {
 	ldaps     bool
 	tls       *tls.Config // ServerName filled in; used for ldaps and StartTLS
 	attrs     []string    // read from user entries
+	// userFilter is UserFilter without the entries DisabledFilter matches.
+	userFilter string
 	timeLimit int         // seconds, for the server's search time limit
 }
 
@@ -173,6 +179,9 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		checkFilter("LDAP_USER_FILTER", cfg.UserFilter)
 	}
 
+	if cfg.DisabledFilter != "" {
+		checkFilter("LDAP_DISABLED_FILTER", cfg.DisabledFilter)
+	}
 	checkLoginDomains(cfg, bad)
 	checkDN("LDAP_GROUP_BASE_DN", cfg.GroupBaseDN, cfg.GroupFilter != "")
 	switch {
@@ -242,6 +251,10 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 		}
 	}
 	d.timeLimit = max(1, int(math.Ceil(d.cfg.Timeout.Seconds())))
+	d.userFilter = cfg.UserFilter
+	if cfg.DisabledFilter != "" {
+		d.userFilter = "(&" + cfg.UserFilter + "(!" + cfg.DisabledFilter + "))"
+	}
 	return d, nil
 }
 
@@ -273,7 +286,7 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 		return User{}, err
 	}
 
-	filter := substitute(d.cfg.UserFilter, username, "")
+	filter := substitute(d.userFilter, username, "")
 	res, err := conn.Search(ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		2, d.timeLimit, false, filter, d.attrs, nil))
 	switch {
@@ -287,6 +300,30 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 		return User{}, fmt.Errorf("%w: ldap search %q: %d entries match", ErrInvalidCredentials, filter, len(res.Entries))
 	}
 	entry := res.Entries[0]
+	user, err := d.userFromEntry(ctx, conn, entry, username)
+	if err != nil {
+		return User{}, err
+	}
+
+	if admit != nil {
+		if err := admit(user); err != nil {
+			return User{}, err
+		}
+	}
+	if err := d.unusableInDirectory(ctx, conn, entry); err != nil {
+		return User{}, err
+	}
+	if err := d.bindUser(ctx, conn, entry.DN, password); err != nil {
+		return User{}, err
+	}
+	return user, nil
+}
+
+// userFromEntry reads a user from their entry: the canonical username
+// (username when the entry has none), name, e-mail, mobile, the second
+// factor's switch, and groups, searched for while conn is still bound as
+// the service account (the user may not be allowed to read them).
+func (d *LDAP) userFromEntry(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry, username string) (User, error) {
 	canonical := entry.GetEqualFoldAttributeValue(d.cfg.UsernameAttribute)
 	if canonical == "" {
 		canonical = username
@@ -306,8 +343,6 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 		// value keeps the second factor (fail closed).
 		user.SecondFactorOff = strings.EqualFold(strings.TrimSpace(entry.GetEqualFoldAttributeValue(d.cfg.OTPEnableAttribute)), "FALSE")
 	}
-	// Groups are searched while still bound as the service account: the
-	// user may not be allowed to read them.
 	if d.cfg.GroupFilter != "" {
 		gf := substitute(d.cfg.GroupFilter, username, entry.DN)
 		res, err := conn.Search(ldap.NewSearchRequest(d.cfg.GroupBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
@@ -332,18 +367,6 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 	}
 	slices.Sort(user.Groups)
 	user.Groups = slices.Compact(user.Groups)
-
-	if admit != nil {
-		if err := admit(user); err != nil {
-			return User{}, err
-		}
-	}
-	if err := d.unusableInDirectory(ctx, conn, entry); err != nil {
-		return User{}, err
-	}
-	if err := d.bindUser(ctx, conn, entry.DN, password); err != nil {
-		return User{}, err
-	}
 	return user, nil
 }
 

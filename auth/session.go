@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -26,8 +27,19 @@ type SessionConfig struct {
 	// Store, when set, keeps what a cookie alone cannot: sessions signed
 	// out (so a copied cookie stops working everywhere at once) and the
 	// last use of sessions checked through forward-auth, where the proxy
-	// does not pass a renewed cookie back to the browser.
+	// does not pass a renewed cookie back to the browser. With a store,
+	// a user can sign out everywhere (SignOutEverywhere).
 	Store Store
+	// With a Store, Directory and Refresh, sessions follow the directory:
+	// a user it has not confirmed for Refresh is read again, and refused
+	// when gone or disabled; their name, e-mail and groups are updated.
+	// While it cannot be asked, sessions go on with what it last said,
+	// for RefreshGrace after a read was due, then are refused.
+	Directory    Directory
+	Refresh      time.Duration
+	RefreshGrace time.Duration
+	// Log receives what following the directory finds; nil: discarded.
+	Log *slog.Logger
 }
 
 // Sessions issues, checks, renews and clears session cookies.
@@ -39,6 +51,7 @@ type Sessions struct {
 	// the idle timer is kept without re-encrypting on every request.
 	renewAfter time.Duration
 	decoded    *decodeCache
+	follow     *follower // nil without a store
 }
 
 // Errors from Sessions.Load. Callers treat all as "not signed in".
@@ -65,7 +78,7 @@ func NewSessions(keys *Keys, opts CookieOptions, cfg SessionConfig, now func() t
 		return nil, err
 	}
 	renew := min(cfg.Idle/10, time.Minute)
-	return &Sessions{cookie: c, cfg: cfg, now: now, renewAfter: renew, decoded: newDecodeCache(4096)}, nil
+	return &Sessions{cookie: c, cfg: cfg, now: now, renewAfter: renew, decoded: newDecodeCache(4096), follow: newFollower(cfg)}, nil
 }
 
 // CookieName returns the session cookie's name.
@@ -114,6 +127,9 @@ func (s *Sessions) Load(r *http.Request) (Session, error) {
 			// Fail closed: a session that cannot be checked is not accepted.
 			return Session{}, fmt.Errorf("%w: check sign-out: %w", ErrNoSession, err)
 		}
+	}
+	if s.follow != nil {
+		return s.follow.check(r.Context(), sess, s.now())
 	}
 	return sess, nil
 }
@@ -180,6 +196,17 @@ func (s *Sessions) Revoke(r *http.Request, sess Session) error {
 		return nil
 	}
 	return s.cfg.Store.Put(context.WithoutCancel(r.Context()), revokedKey(sess.ID), []byte{1}, left)
+}
+
+// SignOutEverywhere ends every session of username signed in until now,
+// on every replica that shares the store, within a second. Sessions
+// signed in later, even within the same second, are refused too: a
+// whole second is the cookie's resolution, and refusing is the safe side.
+func (s *Sessions) SignOutEverywhere(ctx context.Context, username string) error {
+	if s.follow == nil {
+		return errors.New("sign out everywhere needs a store")
+	}
+	return s.follow.signOutEverywhere(ctx, username, s.now())
 }
 
 func (s *Sessions) write(w http.ResponseWriter, sess Session) error {
