@@ -84,14 +84,15 @@ type LDAPConfig struct {
 // LDAP is a Directory backed by an LDAP server. It opens one connection per
 // call, so it holds no connection state and is safe for concurrent use.
 type LDAP struct {
-	cfg   LDAPConfig // with defaults filled in
-	addr  string     // host:port to dial
-	ldaps bool
-	tls   *tls.Config // ServerName filled in; used for ldaps and StartTLS
-	attrs []string    // read from user entries
+	cfg       LDAPConfig // with defaults filled in
+	addr      string     // host:port to dial
+	ldaps     bool
+	tls       *tls.Config // ServerName filled in; used for ldaps and StartTLS
+	attrs     []string    // read from user entries
+	timeLimit int         // seconds, for the server's search time limit
+
 	// userFilter is UserFilter without the entries DisabledFilter matches.
 	userFilter string
-	timeLimit  int // seconds, for the server's search time limit
 }
 
 var _ Directory = (*LDAP)(nil)
