@@ -54,6 +54,7 @@ type LDAPSettings struct {
 	GroupFilter        string        `split_words:"true" desc:"group search filter with {dn} and/or {username}, e.g. (member={dn})"`
 	GroupNameAttribute string        `split_words:"true" default:"cn" desc:"group attribute used as the group's name"`
 	PrimaryGroup       bool          `split_words:"true" default:"false" desc:"add the group named by the user's primaryGroupID (AD: usually Domain Users), which memberOf leaves out"`
+	DisabledFilter     string        `split_words:"true" desc:"filter matching accounts that may not sign in, e.g. (nsAccountLock=TRUE): they are refused at sign-in, and their sessions end at the next SESSION_REFRESH (AD's disabled bit and ppolicy's administrator lock are read without it)"`
 	PasswordChangeURL  string        `split_words:"true" desc:"where users change an expired password (e.g. the AD self-service page), shown when the directory says it has expired"`
 	Timeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
 }
@@ -106,6 +107,10 @@ type CookieSettings struct {
 type SessionSettings struct {
 	Lifetime time.Duration `split_words:"true" default:"12h" desc:"a session ends this long after sign-in"`
 	Idle     time.Duration `split_words:"true" default:"1h" desc:"a session ends after this long unused"`
+	Refresh  time.Duration `split_words:"true" default:"5m" desc:"a session's user is read again from the directory when it has not been for this long: a user gone or disabled is refused, groups, name and e-mail are updated (0: never)"`
+	// RefreshGrace is how long sessions outlive a directory that cannot
+	// be asked.
+	RefreshGrace time.Duration `split_words:"true" default:"15m" desc:"while the directory cannot be reached, sessions go on with what it last said for this long after a read was due, then are refused until it answers"`
 }
 
 // Checked is what Settings say, parsed and checked.
@@ -215,6 +220,12 @@ func (s Settings) Validate(prefix string) (Checked, []error) {
 	}
 	if s.Session.Idle <= 0 || (s.Session.Lifetime > 0 && s.Session.Idle > s.Session.Lifetime) {
 		p = append(p, problem("SESSION_IDLE", "%v: must be positive and at most SESSION_LIFETIME (%v)", s.Session.Idle, s.Session.Lifetime))
+	}
+	if s.Session.Refresh != 0 && s.Session.Refresh < 10*time.Second {
+		p = append(p, problem("SESSION_REFRESH", "%v: want 0 (off) or at least 10s, so that the directory is not asked on every request", s.Session.Refresh))
+	}
+	if s.Session.RefreshGrace < 0 {
+		p = append(p, problem("SESSION_REFRESH_GRACE", "%v: must not be negative", s.Session.RefreshGrace))
 	}
 	c.AllowedCountries = trimAll(s.Sms.AllowedCountries)
 	if len(c.AllowedCountries) == 0 && s.CaptureMobile && s.DefaultRegion != "" {
@@ -326,6 +337,7 @@ func (s Settings) LDAPConfig(c Checked) LDAPConfig {
 		BaseDN:             l.BaseDN,
 		NetBIOSDomains:     l.NetbiosDomains,
 		UPNSuffixes:        l.UpnSuffixes,
+		DisabledFilter:     l.DisabledFilter,
 		UserFilter:         l.UserFilter,
 		UsernameAttribute:  l.UsernameAttribute,
 		MobileAttribute:    l.MobileAttribute,

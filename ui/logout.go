@@ -23,25 +23,39 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// logout ends the session everywhere and forgets any pending sign-in.
+// logout ends the session everywhere and forgets any pending sign-in;
+// with everywhere=1, it ends every session of the user too, in every
+// browser.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := h.parseForm(w, r); err != nil {
 		return err
 	}
+	everywhere := false
 	if s, err := h.cfg.Sessions.Load(r); err == nil {
 		// Revoked on the server too, so that every app behind the shared
 		// cookie, and any copy of it, is signed out at once.
 		if err := h.cfg.Sessions.Revoke(r, s); err != nil {
 			return fmt.Errorf("revoke session: %w", err)
 		}
-		h.cfg.Log.Info("signed out", "user", s.User.Username, "client", h.cfg.ClientAddr(r))
+		if r.PostFormValue("everywhere") == "1" {
+			if err := h.cfg.Sessions.SignOutEverywhere(r.Context(), s.User.Username); err != nil {
+				return fmt.Errorf("sign out everywhere: %w", err)
+			}
+			everywhere = true
+		}
+		h.cfg.Log.Info("signed out", "user", s.User.Username, "everywhere", everywhere, "client", h.cfg.ClientAddr(r))
 	}
 	if id, err := h.pending.Read(r); err == nil {
 		h.cfg.Flow.Cancel(r.Context(), id)
 	}
 	h.cfg.Sessions.Clear(w)
 	h.pending.Clear(w)
-	h.render(w, http.StatusOK, "message", view{Prefix: h.cfg.Prefix, Title: "You are signed out",
-		Paragraphs: []string{"Close this window, or sign in again."}, NextURL: h.SignInURL("/"), NextLabel: "Sign in"})
+	done := view{Prefix: h.cfg.Prefix, Title: "You are signed out",
+		Paragraphs: []string{"Close this window, or sign in again."}, NextURL: h.SignInURL("/"), NextLabel: "Sign in"}
+	if everywhere {
+		done.Title = "You are signed out everywhere"
+		done.Paragraphs = []string{"Every browser and device signed in as you is signed out within a second.", "Close this window, or sign in again."}
+	}
+	h.render(w, http.StatusOK, "message", done)
 	return nil
 }
