@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/auth"
 	"github.com/otpgate/otpgate/auth/slapdtest"
 	"github.com/otpgate/otpgate/internal/testclock"
 	"github.com/otpgate/otpgate/internal/testserver"
@@ -136,6 +137,7 @@ type env struct {
 	logs    *testserver.Output
 	config  Config
 	metrics *metrics
+	store   auth.Store
 }
 
 // echoApp answers with the request's identity headers as JSON.
@@ -206,7 +208,7 @@ func (e *env) serve(edit []func(*Config), ln net.Listener) {
 		}
 		e.t.Fatalf("assemble: %v", err)
 	}
-	e.metrics = a.metrics
+	e.metrics, e.store = a.metrics, a.store
 	if ln == nil {
 		e.gw = httptest.NewTLSServer(a.handler)
 	} else {

@@ -50,14 +50,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		mode = args[0]
 	}
 	switch mode {
+	case "sessions":
+		return sessionsCommand(ctx, args[1:], environ, stdout, stderr, newStore, time.Now)
 	case "serve", "demo":
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, "Usage: otpgate [demo]\n\notpgate is configured with environment variables:")
+		fmt.Fprintln(stdout, "Usage: otpgate [demo | sessions revoke USER]\n\notpgate is configured with environment variables:")
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		_ = printUsage(tw)
 		_ = tw.Flush()
 		fmt.Fprintln(stdout, "\nA variable listed with a _FILE form may instead be read from the file that form names.")
 		fmt.Fprintln(stdout, "`otpgate demo` runs everything locally with an embedded directory and codes printed here.")
+		fmt.Fprintln(stdout, "`otpgate sessions revoke USER` ends every session of USER, through the store otpgate shares.")
 		return exitOK
 	default:
 		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate -help`\n", mode)
@@ -161,6 +164,7 @@ type app struct {
 	handler http.Handler
 	metrics *metrics
 	server  serverSettings
+	store   auth.Store
 	// checkDirectory compares the directory's own lockout with otpgate's
 	// and logs what is wrong; run calls it once at start-up.
 	checkDirectory func(ctx context.Context)
@@ -195,7 +199,10 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("OTP_LENGTH", "%v", err)
 	}
-	store := auth.NewMemoryStore(now)
+	store, _, err := newStore(cfg, now)
+	if err != nil {
+		return nil, err
+	}
 	flowCfg := cfg.Auth.FlowConfig(chk.auth)
 	flowCfg.Host, flowCfg.SendTimeout, flowCfg.FailureFloor, flowCfg.Observer = cfg.publicHost(), cfg.SMS.Timeout, failureFloor, m
 	flow := auth.NewFlow(dir, sender, store, codes, flowCfg, log, now)
@@ -208,7 +215,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	}
 	cookie := cfg.Auth.Cookie.Options()
 	sessions, err := auth.NewSessions(keys, cookie, auth.SessionConfig{
-		Lifetime: cfg.Auth.Session.Lifetime, Idle: cfg.Auth.Session.Idle, Store: store}, now)
+		Lifetime: cfg.Auth.Session.Lifetime, Idle: cfg.Auth.Session.Idle, Store: store,
+		Directory: dir, Refresh: cfg.Auth.Session.Refresh, RefreshGrace: cfg.Auth.Session.RefreshGrace, Log: log}, now)
 	if err != nil {
 		return nil, problem("SESSION_LIFETIME", "%v", err)
 	}
@@ -247,7 +255,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
-	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), checkDirectory: checkDirectory}, nil
+	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), store: store,
+		checkDirectory: checkDirectory}, nil
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
