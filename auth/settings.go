@@ -110,7 +110,7 @@ type SessionSettings struct {
 	Refresh  time.Duration `split_words:"true" default:"5m" desc:"a session's user is read again from the directory when it has not been for this long: a user gone or disabled is refused, groups, name and e-mail are updated (0: never)"`
 	// RefreshGrace is how long sessions outlive a directory that cannot
 	// be asked.
-	RefreshGrace time.Duration `split_words:"true" default:"15m" desc:"while the directory cannot be reached, sessions go on with what it last said for this long after a read was due, then are refused until it answers"`
+	RefreshGrace time.Duration `split_words:"true" default:"15m" desc:"while the directory cannot be reached, sessions go on with what it last said for this long after a read was due, then end (users sign in again once it answers)"`
 }
 
 // Checked is what Settings say, parsed and checked.
