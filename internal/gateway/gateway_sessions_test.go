@@ -69,6 +69,18 @@ func TestSessionFollowsSlapd(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, func(b *browser) { b.wantSignIn("locked", "/app/") }},
+		{"matches LDAP_DISABLED_FILTER", func(t *testing.T, conn *ldap.Conn) {
+			m := ldap.NewModifyRequest(alice.DN, nil)
+			m.Add("employeeType", []string{"disabled"})
+			if err := conn.Modify(m); err != nil {
+				t.Fatal(err)
+			}
+		}, func(b *browser) {
+			b.wantSignIn("disabled by the filter", "/app/")
+			if r := b.e.browser().password(alice.Username, alice.Password, "/app/"); r.status == http.StatusSeeOther {
+				b.t.Errorf("disabled by the filter: sign-in went on to %q, want it refused", r.location)
+			}
+		}},
 		{"deleted", func(t *testing.T, conn *ldap.Conn) {
 			if err := conn.Del(ldap.NewDelRequest(alice.DN, nil)); err != nil {
 				t.Fatal(err)
@@ -91,7 +103,8 @@ func TestSessionFollowsSlapd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithPasswordPolicy()}, following)
+			e := startEnvWithDirectory(t, []slapdtest.Option{slapdtest.WithPasswordPolicy()}, following,
+				func(c *Config) { c.Auth.Ldap.DisabledFilter = "(employeeType=disabled)" })
 			b := e.browser()
 			b.signIn(alice, "/admin/")
 			b.wantApp("signed in", "/admin/")
