@@ -60,6 +60,7 @@ func newTestLDAP(t *testing.T, cfg LDAPConfig) *LDAP {
 	if err != nil {
 		t.Fatalf("NewLDAP: %v", err)
 	}
+	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
