@@ -56,6 +56,8 @@ type LDAPSettings struct {
 	PrimaryGroup       bool          `split_words:"true" default:"false" desc:"add the group named by the user's primaryGroupID (AD: usually Domain Users), which memberOf leaves out"`
 	PasswordChangeURL  string        `split_words:"true" desc:"where users change an expired password (e.g. the AD self-service page), shown when the directory says it has expired"`
 	Timeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
+	PoolSize           int           `split_words:"true" default:"4" desc:"directory connections kept open and reused, bound as the service account, and as many for user binds; also the most open at once"`
+	PoolIdleTimeout    time.Duration `split_words:"true" default:"1m" desc:"a kept directory connection unused this long is closed (keep it below the directory's and firewalls' idle timeouts)"`
 }
 
 // OTPSettings shape codes and say who needs one (OTPGATE_OTP_...).
@@ -140,6 +142,12 @@ func (s Settings) Validate(prefix string) (Checked, []error) {
 	}
 	if s.Ldap.Timeout <= 0 {
 		p = append(p, problem("LDAP_TIMEOUT", "must be positive, like 5s"))
+	}
+	if s.Ldap.PoolSize < 1 || s.Ldap.PoolSize > maxLDAPPoolSize {
+		p = append(p, problem("LDAP_POOL_SIZE", "%d: want 1 to %d", s.Ldap.PoolSize, maxLDAPPoolSize))
+	}
+	if s.Ldap.PoolIdleTimeout <= 0 {
+		p = append(p, problem("LDAP_POOL_IDLE_TIMEOUT", "must be positive, like 1m"))
 	}
 	if s.Ldap.CAFile != "" {
 		if c.TLS, err = s.Ldap.tlsConfig(); err != nil {
@@ -338,6 +346,8 @@ func (s Settings) LDAPConfig(c Checked) LDAPConfig {
 		PrimaryGroup:       l.PrimaryGroup,
 		OTPEnableAttribute: s.Otp.EnableAttribute,
 		Timeout:            l.Timeout,
+		PoolSize:           l.PoolSize,
+		PoolIdleTimeout:    l.PoolIdleTimeout,
 		NumberTypes:        c.NumberTypes,
 	}
 	if s.BackupCodes {
