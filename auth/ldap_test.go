@@ -54,7 +54,7 @@ func ldapConfigFor(s *slapdtest.Server) LDAPConfig {
 	}
 }
 
-func newTestLDAP(t *testing.T, cfg LDAPConfig) *LDAP {
+func newTestLDAP(t testing.TB, cfg LDAPConfig) *LDAP {
 	t.Helper()
 	d, err := NewLDAP(cfg)
 	if err != nil {
