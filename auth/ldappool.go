@@ -54,8 +54,10 @@ var errPoolClosed = errors.New("ldap connections closed: otpgate is shutting dow
 // with runs fn on a connection of the pool. When fn fails because a
 // connection taken from the pool turns out closed by the server (its idle
 // timeout, a restart, a firewall that forgot it), fn runs once more on a
-// new connection: such a connection was closed before the request went
-// out, or as it did, so the server never acted on it.
+// new connection: the server let go of such a connection before the
+// request reached it. (Were it to act on the request and then fail, the
+// second try would be answered as a repeat: a wrong password counted twice,
+// a used backup code refused; both fail closed.)
 func (p *connPool) with(ctx context.Context, fn func(*pooledConn) error) error {
 	if err := p.acquire(ctx); err != nil {
 		return err
