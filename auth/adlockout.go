@@ -41,18 +41,16 @@ var ErrNotActiveDirectory = errors.New("the directory is not Active Directory (n
 // attributes. It wraps ErrNotActiveDirectory when the directory has
 // none, as OpenLDAP has not.
 func (d *LDAP) ADLockoutPolicy(ctx context.Context) (ADLockoutPolicy, error) {
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return ADLockoutPolicy{}, err
-	}
-	defer closeConn()
-	if err := d.bindService(ctx, conn); err != nil {
-		return ADLockoutPolicy{}, err
-	}
-	return d.adLockoutPolicy(ctx, conn)
+	var p ADLockoutPolicy
+	err := d.asService(ctx, func(c serviceConn) error {
+		var err error
+		p, err = d.adLockoutPolicy(ctx, c)
+		return err
+	})
+	return p, err
 }
 
-func (d *LDAP) adLockoutPolicy(ctx context.Context, conn *ldap.Conn) (ADLockoutPolicy, error) {
+func (d *LDAP) adLockoutPolicy(ctx context.Context, conn serviceConn) (ADLockoutPolicy, error) {
 	root, err := conn.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		1, d.timeLimit, false, "(objectClass=*)", []string{"defaultNamingContext"}, nil))
 	if err != nil {
@@ -133,7 +131,7 @@ func adFileTime(v string) (time.Time, error) {
 // (lockoutTime within the domain's lockoutDuration), so that its password
 // is never tried and AD's count of wrong passwords never grows for it.
 // Entries without these attributes (not AD) pass.
-func (d *LDAP) unusableInDirectory(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry) error {
+func (d *LDAP) unusableInDirectory(ctx context.Context, conn serviceConn, entry *ldap.Entry) error {
 	if v := entry.GetEqualFoldAttributeValue(adUACAttribute); v != "" {
 		uac, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err == nil && uac&uacAccountDisable != 0 {

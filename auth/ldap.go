@@ -76,13 +76,22 @@ type LDAPConfig struct {
 	BackupCodesAttribute string
 
 	Timeout time.Duration // dial, and each request; default 5s
+	// PoolSize is how many connections of each kind, bound as the
+	// service account and for user binds, are open at most and kept for
+	// reuse; default 4. PoolIdleTimeout closes those unused that long;
+	// default 1m.
+	PoolSize        int
+	PoolIdleTimeout time.Duration
 	// NumberTypes are the kinds of number SetMobile writes, as the sign-in
 	// flow's (FlowConfig.NumberTypes); zero: DefaultNumberTypes.
 	NumberTypes NumberTypes
 }
 
-// LDAP is a Directory backed by an LDAP server. It opens one connection per
-// call, so it holds no connection state and is safe for concurrent use.
+// LDAP is a Directory backed by an LDAP server, safe for concurrent use.
+// It keeps two pools of connections: one bound as the service account, for
+// searches and the service's writes, and one for user binds, so that a
+// connection bound as a user never serves a service request. Close closes
+// them.
 type LDAP struct {
 	cfg       LDAPConfig // with defaults filled in
 	addr      string     // host:port to dial
@@ -90,6 +99,8 @@ type LDAP struct {
 	tls       *tls.Config // ServerName filled in; used for ldaps and StartTLS
 	attrs     []string    // read from user entries
 	timeLimit int         // seconds, for the server's search time limit
+	service   *connPool   // bound as the service account
+	users     *connPool   // for user binds, each use binding anew
 
 	// userFilter is UserFilter without the entries DisabledFilter matches.
 	userFilter string
@@ -98,8 +109,11 @@ type LDAP struct {
 var _ Directory = (*LDAP)(nil)
 
 const (
-	defaultLDAPTimeout = 5 * time.Second
-	maxUsernameBytes   = 256
+	defaultLDAPTimeout         = 5 * time.Second
+	defaultLDAPPoolSize        = 4
+	defaultLDAPPoolIdleTimeout = time.Minute
+	maxLDAPPoolSize            = 1000
+	maxUsernameBytes           = 256
 )
 
 // Attribute descriptions (RFC 4512): a name with options, or an OID.
@@ -183,6 +197,7 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 	if cfg.DisabledFilter != "" {
 		checkFilter("LDAP_DISABLED_FILTER", cfg.DisabledFilter)
 	}
+
 	checkLoginDomains(cfg, bad)
 	checkDN("LDAP_GROUP_BASE_DN", cfg.GroupBaseDN, cfg.GroupFilter != "")
 	switch {
@@ -235,6 +250,18 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 	case cfg.Timeout == 0:
 		d.cfg.Timeout = defaultLDAPTimeout
 	}
+	switch {
+	case cfg.PoolSize < 0 || cfg.PoolSize > maxLDAPPoolSize:
+		bad("LDAP_POOL_SIZE", "%d: want 1 to %d", cfg.PoolSize, maxLDAPPoolSize)
+	case cfg.PoolSize == 0:
+		d.cfg.PoolSize = defaultLDAPPoolSize
+	}
+	switch {
+	case cfg.PoolIdleTimeout < 0:
+		bad("LDAP_POOL_IDLE_TIMEOUT", "must not be negative")
+	case cfg.PoolIdleTimeout == 0:
+		d.cfg.PoolIdleTimeout = defaultLDAPPoolIdleTimeout
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -256,7 +283,39 @@ func NewLDAP(cfg LDAPConfig) (*LDAP, error) {
 	if cfg.DisabledFilter != "" {
 		d.userFilter = "(&" + cfg.UserFilter + "(!" + cfg.DisabledFilter + "))"
 	}
+	d.service = newConnPool("service", d.cfg.PoolSize, d.cfg.PoolIdleTimeout, d.cfg.Timeout,
+		func(ctx context.Context) (*ldap.Conn, error) { return d.dial(ctx, true) })
+	d.users = newConnPool("user bind", d.cfg.PoolSize, d.cfg.PoolIdleTimeout, d.cfg.Timeout,
+		func(ctx context.Context) (*ldap.Conn, error) { return d.dial(ctx, false) })
 	return d, nil
+}
+
+// Close closes the directory's connections, waiting for those in use to
+// be given back (each request ends within LDAPConfig.Timeout); every call
+// after it fails with ErrDirectoryUnavailable.
+func (d *LDAP) Close() error {
+	d.service.close()
+	d.users.close()
+	return nil
+}
+
+// asService runs fn on a connection bound as the service account.
+func (d *LDAP) asService(ctx context.Context, fn func(serviceConn) error) error {
+	return d.service.with(ctx, func(c *pooledConn) error { return fn(serviceConn{c}) })
+}
+
+// asUser binds a connection as the user's entry dn with password (see
+// bindUser for its errors), then runs fn, when not nil, on it.
+func (d *LDAP) asUser(ctx context.Context, dn, password string, fn func(userConn) error) error {
+	return d.users.with(ctx, func(c *pooledConn) error {
+		if err := d.bindUser(ctx, c, dn, password); err != nil {
+			return err
+		}
+		if fn == nil {
+			return nil
+		}
+		return fn(userConn{c})
+	})
 }
 
 // Authenticate finds the user with the service account, then checks the
@@ -266,7 +325,8 @@ func (d *LDAP) Authenticate(ctx context.Context, username, password string) (Use
 }
 
 // AuthenticateWith is Authenticate that calls admit with the user found
-// before binding as them (see Directory).
+// before binding as them (see Directory). It costs two requests on kept
+// connections: the search, as the service account, and the user's bind.
 func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, admit func(User) error) (User, error) {
 	// Before any I/O: a simple bind with an empty password is an
 	// "unauthenticated bind" that many servers answer with success.
@@ -277,54 +337,63 @@ func (d *LDAP) AuthenticateWith(ctx context.Context, username, password string, 
 	if err != nil {
 		return User{}, err
 	}
-	conn, closeConn, err := d.connect(ctx)
+	var user User
+	var unusable error
+	err = d.asService(ctx, func(c serviceConn) error {
+		var entry *ldap.Entry
+		if user, entry, err = d.findUser(ctx, c, username); err != nil {
+			return err
+		}
+		// Told only after admit, whose answer comes first.
+		unusable = d.unusableInDirectory(ctx, c, entry)
+		return nil
+	})
 	if err != nil {
 		return User{}, err
 	}
-	defer closeConn()
-
-	if err := d.bindService(ctx, conn); err != nil {
-		return User{}, err
-	}
-
-	filter := substitute(d.userFilter, username, "")
-	res, err := conn.Search(ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
-		2, d.timeLimit, false, filter, d.attrs, nil))
-	switch {
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
-		return User{}, fmt.Errorf("%w: ldap search %q: more than one entry matches", ErrInvalidCredentials, filter)
-	case err != nil:
-		return User{}, d.unavailable(ctx, fmt.Sprintf("ldap search %q", filter), err)
-	case len(res.Entries) == 0:
-		return User{}, fmt.Errorf("%w: ldap search %q: no entry matches", ErrInvalidCredentials, filter)
-	case len(res.Entries) > 1:
-		return User{}, fmt.Errorf("%w: ldap search %q: %d entries match", ErrInvalidCredentials, filter, len(res.Entries))
-	}
-	entry := res.Entries[0]
-	user, err := d.userFromEntry(ctx, conn, entry, username)
-	if err != nil {
-		return User{}, err
-	}
-
 	if admit != nil {
 		if err := admit(user); err != nil {
 			return User{}, err
 		}
 	}
-	if err := d.unusableInDirectory(ctx, conn, entry); err != nil {
-		return User{}, err
+	if unusable != nil {
+		return User{}, unusable
 	}
-	if err := d.bindUser(ctx, conn, entry.DN, password); err != nil {
+	if err := d.asUser(ctx, user.DN, password, nil); err != nil {
 		return User{}, err
 	}
 	return user, nil
 }
 
+// findUser searches for the user that username names, and their groups,
+// as the service account.
+func (d *LDAP) findUser(ctx context.Context, c serviceConn, username string) (User, *ldap.Entry, error) {
+	filter := substitute(d.userFilter, username, "")
+	res, err := c.Search(ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		2, d.timeLimit, false, filter, d.attrs, nil))
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
+		return User{}, nil, fmt.Errorf("%w: ldap search %q: more than one entry matches", ErrInvalidCredentials, filter)
+	case err != nil:
+		return User{}, nil, d.unavailable(ctx, fmt.Sprintf("ldap search %q", filter), err)
+	case len(res.Entries) == 0:
+		return User{}, nil, fmt.Errorf("%w: ldap search %q: no entry matches", ErrInvalidCredentials, filter)
+	case len(res.Entries) > 1:
+		return User{}, nil, fmt.Errorf("%w: ldap search %q: %d entries match", ErrInvalidCredentials, filter, len(res.Entries))
+	}
+	entry := res.Entries[0]
+	user, err := d.userFromEntry(ctx, c, entry, username)
+	if err != nil {
+		return User{}, nil, err
+	}
+	return user, entry, nil
+}
+
 // userFromEntry reads a user from their entry: the canonical username
 // (username when the entry has none), name, e-mail, mobile, the second
-// factor's switch, and groups, searched for while conn is still bound as
-// the service account (the user may not be allowed to read them).
-func (d *LDAP) userFromEntry(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry, username string) (User, error) {
+// factor's switch, and groups, searched for as the service account (the
+// user may not be allowed to read them).
+func (d *LDAP) userFromEntry(ctx context.Context, c serviceConn, entry *ldap.Entry, username string) (User, error) {
 	canonical := entry.GetEqualFoldAttributeValue(d.cfg.UsernameAttribute)
 	if canonical == "" {
 		canonical = username
@@ -346,7 +415,7 @@ func (d *LDAP) userFromEntry(ctx context.Context, conn *ldap.Conn, entry *ldap.E
 	}
 	if d.cfg.GroupFilter != "" {
 		gf := substitute(d.cfg.GroupFilter, username, entry.DN)
-		res, err := conn.Search(ldap.NewSearchRequest(d.cfg.GroupBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		res, err := c.Search(ldap.NewSearchRequest(d.cfg.GroupBaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 			0, d.timeLimit, false, gf, []string{d.cfg.GroupNameAttribute}, nil))
 		if err != nil {
 			return User{}, d.unavailable(ctx, fmt.Sprintf("ldap group search %q", gf), err)
@@ -358,7 +427,7 @@ func (d *LDAP) userFromEntry(ctx context.Context, conn *ldap.Conn, entry *ldap.E
 		}
 	}
 	if d.cfg.PrimaryGroup {
-		name, err := d.primaryGroup(ctx, conn, entry)
+		name, err := d.primaryGroup(ctx, c, entry)
 		if err != nil {
 			return User{}, err
 		}
@@ -371,15 +440,18 @@ func (d *LDAP) userFromEntry(ctx context.Context, conn *ldap.Conn, entry *ldap.E
 	return user, nil
 }
 
-// Ping dials and binds as the service account: cheap enough for readiness
-// probes, and it catches a wrong service password as well as a dead server.
+// Ping reads the root DSE as the service account: cheap enough for
+// readiness probes. A connection it has to open is bound first, which
+// catches a wrong service password as well as a dead server.
 func (d *LDAP) Ping(ctx context.Context) error {
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeConn()
-	return d.bindService(ctx, conn)
+	return d.asService(ctx, func(c serviceConn) error {
+		_, err := c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			1, d.timeLimit, false, "(objectClass=*)", []string{"1.1"}, nil))
+		if err != nil {
+			return d.unavailable(ctx, "ldap read the root DSE", err)
+		}
+		return nil
+	})
 }
 
 // bindService binds conn as the service account. Its being refused is the
@@ -397,9 +469,10 @@ func (d *LDAP) bindService(ctx context.Context, conn *ldap.Conn) error {
 // is an *AccountStateError: AD says it in the error message, OpenLDAP's
 // ppolicy overlay (and others that follow draft-behera) in the password
 // policy response control, which the bind asks for.
-func (d *LDAP) bindUser(ctx context.Context, conn *ldap.Conn, dn, password string) error {
-	res, err := conn.SimpleBind(&ldap.SimpleBindRequest{Username: dn, Password: password,
+func (d *LDAP) bindUser(ctx context.Context, c *pooledConn, dn, password string) error {
+	res, err := c.conn.SimpleBind(&ldap.SimpleBindRequest{Username: dn, Password: password,
 		Controls: []ldap.Control{ldap.NewControlBeheraPasswordPolicy()}})
+	c.note(err)
 	if ctx.Err() == nil && (err == nil || ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials)) {
 		// A bind that succeeds with changeAfterReset leaves a connection
 		// that may only change the password: no sign-in.
@@ -457,12 +530,13 @@ func passwordPolicyState(res *ldap.SimpleBindResult) (AccountState, string) {
 	return accountStateUnknown, ""
 }
 
-// connect dials, sets timeouts, and starts TLS as configured. closeConn must
-// be called; cancelling ctx closes the connection, which ends any request
-// in flight.
-func (d *LDAP) connect(ctx context.Context) (conn *ldap.Conn, closeConn func(), err error) {
+// dial connects, sets the request timeout, starts TLS as configured, and
+// binds as the service account when asService is set. Cancelling ctx
+// meanwhile cuts it short; the connection it returns is no longer tied to
+// ctx.
+func (d *LDAP) dial(ctx context.Context, asService bool) (*ldap.Conn, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, nil, d.unavailable(ctx, "ldap", err)
+		return nil, d.unavailable(ctx, "ldap", err)
 	}
 	// Dialled here rather than by ldap.DialURL, which takes no context: a
 	// caller's deadline or cancellation must also cut the dial and the TLS
@@ -470,7 +544,7 @@ func (d *LDAP) connect(ctx context.Context) (conn *ldap.Conn, closeConn func(), 
 	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
 	raw, err := dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
-		return nil, nil, d.unavailable(ctx, "ldap dial "+d.addr, err)
+		return nil, d.unavailable(ctx, "ldap dial "+d.addr, err)
 	}
 	if d.ldaps {
 		hctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
@@ -479,17 +553,18 @@ func (d *LDAP) connect(ctx context.Context) (conn *ldap.Conn, closeConn func(), 
 		cancel()
 		if err != nil {
 			raw.Close()
-			return nil, nil, d.unavailable(ctx, "ldap TLS handshake with "+d.addr, err)
+			return nil, d.unavailable(ctx, "ldap TLS handshake with "+d.addr, err)
 		}
 		raw = tc
 	}
-	conn = ldap.NewConn(raw, d.ldaps)
+	conn := ldap.NewConn(raw, d.ldaps)
 	conn.Start()
 	conn.SetTimeout(d.cfg.Timeout)
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	closeConn = func() {
+	fail := func(err error) (*ldap.Conn, error) {
 		stop()
 		conn.Close()
+		return nil, err
 	}
 	if d.cfg.StartTLS {
 		// go-ldap's StartTLS handshake has no timeout of its own; a
@@ -498,11 +573,18 @@ func (d *LDAP) connect(ctx context.Context) (conn *ldap.Conn, closeConn func(), 
 		err := conn.StartTLS(d.tls)
 		_ = raw.SetDeadline(time.Time{})
 		if err != nil {
-			closeConn()
-			return nil, nil, d.unavailable(ctx, "ldap StartTLS with "+d.addr, err)
+			return fail(d.unavailable(ctx, "ldap StartTLS with "+d.addr, err))
 		}
 	}
-	return conn, closeConn, nil
+	if asService {
+		if err := d.bindService(ctx, conn); err != nil {
+			return fail(err)
+		}
+	}
+	if !stop() {
+		return fail(d.unavailable(ctx, "ldap dial "+d.addr, ctx.Err()))
+	}
+	return conn, nil
 }
 
 // unavailable wraps err as ErrDirectoryUnavailable; when ctx is done, that
@@ -599,7 +681,7 @@ func groupNamesOf(dns []string) []string {
 
 // primaryGroup returns the name of the user's primary group (AD's
 // primaryGroupID), or "" when the entry has none or no group has its SID.
-func (d *LDAP) primaryGroup(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry) (string, error) {
+func (d *LDAP) primaryGroup(ctx context.Context, conn serviceConn, entry *ldap.Entry) (string, error) {
 	rid, err := strconv.ParseUint(entry.GetEqualFoldAttributeValue("primaryGroupID"), 10, 32)
 	if err != nil {
 		return "", nil // not AD, or the attribute is not readable

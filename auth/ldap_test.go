@@ -54,12 +54,13 @@ func ldapConfigFor(s *slapdtest.Server) LDAPConfig {
 	}
 }
 
-func newTestLDAP(t *testing.T, cfg LDAPConfig) *LDAP {
+func newTestLDAP(t testing.TB, cfg LDAPConfig) *LDAP {
 	t.Helper()
 	d, err := NewLDAP(cfg)
 	if err != nil {
 		t.Fatalf("NewLDAP: %v", err)
 	}
+	t.Cleanup(func() { _ = d.Close() })
 	return d
 }
 
@@ -375,6 +376,9 @@ func TestNewLDAPConfigErrors(t *testing.T) {
 		}, []string{"LDAP_USER_FILTER", "LDAP_GROUP_FILTER"}},
 		{"group base without filter", func(c *LDAPConfig) { c.GroupBaseDN = "dc=example,dc=org" }, []string{"LDAP_GROUP_FILTER"}},
 		{"StartTLS on ldaps", func(c *LDAPConfig) { c.StartTLS = true }, []string{"LDAP_START_TLS"}},
+		{"pool", func(c *LDAPConfig) { c.PoolSize, c.PoolIdleTimeout = -1, -time.Second },
+			[]string{"LDAP_POOL_SIZE", "LDAP_POOL_IDLE_TIMEOUT"}},
+		{"pool too large", func(c *LDAPConfig) { c.PoolSize = 1001 }, []string{"LDAP_POOL_SIZE"}},
 		{"backup codes", func(c *LDAPConfig) { c.BackupCodesAttribute = "otpgateBackupCode" }, nil},
 		{"backup codes in description;x-otpgate", func(c *LDAPConfig) { c.BackupCodesAttribute = "description;x-otpgate" }, nil},
 		{"backup codes attribute not a name", func(c *LDAPConfig) { c.BackupCodesAttribute = "backup codes" },

@@ -28,19 +28,17 @@ func (d *LDAP) Lookup(ctx context.Context, user User) (User, error) {
 	if user.DN == "" {
 		return User{}, fmt.Errorf("%w: look up %q: the session names no entry", ErrDirectoryRefused, user.Username)
 	}
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return User{}, err
-	}
-	defer closeConn()
-	if err := d.bindService(ctx, conn); err != nil {
-		return User{}, err
-	}
-	return d.lookup(ctx, conn, user)
+	var found User
+	err := d.asService(ctx, func(c serviceConn) error {
+		var err error
+		found, err = d.lookup(ctx, c, user)
+		return err
+	})
+	return found, err
 }
 
 // lookup is Lookup on a connection bound as the service account.
-func (d *LDAP) lookup(ctx context.Context, conn *ldap.Conn, user User) (User, error) {
+func (d *LDAP) lookup(ctx context.Context, conn serviceConn, user User) (User, error) {
 	attrs := append(slices.Clip(d.attrs), ppolicyLockedAttribute)
 	res, err := conn.Search(ldap.NewSearchRequest(user.DN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		1, d.timeLimit, false, "(objectClass=*)", attrs, nil))

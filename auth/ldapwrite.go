@@ -12,7 +12,8 @@ import (
 // Writes to the directory: the user's mobile number (enrolment) and the
 // hashes of their backup codes. Each change is a single modify request,
 // which LDAP servers apply entirely or not at all, so nothing is ever
-// half-written. Like Authenticate, each call opens its own connection.
+// half-written. Writes as the service account use its kept connections;
+// writes as the user, a user-bind connection bound for the write.
 
 var (
 	// ErrDirectoryRefused means the directory answered and said no: the
@@ -196,25 +197,18 @@ func (d *LDAP) SetMobile(ctx context.Context, dn, e164 string, as BindAs, passwo
 		return fmt.Errorf("ldap set mobile of %q: unknown %v", dn, as)
 	}
 
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeConn()
-	if as == BindUser {
-		err = d.bindUser(ctx, conn, dn, password)
-	} else {
-		err = d.bindService(ctx, conn)
-	}
-	if err != nil {
-		return err
-	}
 	req := ldap.NewModifyRequest(dn, nil)
 	req.Replace(d.cfg.MobileAttribute, []string{e164})
-	if err := conn.Modify(req); err != nil {
-		return d.refusedOrUnavailable(ctx, fmt.Sprintf("ldap modify %q as %v", dn, as), err)
+	modify := func(err error) error {
+		if err != nil {
+			return d.refusedOrUnavailable(ctx, fmt.Sprintf("ldap modify %q as %v", dn, as), err)
+		}
+		return nil
 	}
-	return nil
+	if as == BindUser {
+		return d.asUser(ctx, dn, password, func(c userConn) error { return modify(c.Modify(req)) })
+	}
+	return d.asService(ctx, func(c serviceConn) error { return modify(c.Modify(req)) })
 }
 
 // BackupCodesEnabled tells whether LDAPConfig.BackupCodesAttribute is set;
@@ -230,26 +224,23 @@ func (d *LDAP) BackupCodeHashes(ctx context.Context, dn string) ([]string, error
 	if err != nil {
 		return nil, fmt.Errorf("ldap read backup codes: %w", err)
 	}
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer closeConn()
-	if err := d.bindService(ctx, conn); err != nil {
-		return nil, err
-	}
-	res, err := conn.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		1, d.timeLimit, false, "(objectClass=*)", []string{attr}, nil))
-	op := fmt.Sprintf("ldap read %s of %q", attr, dn)
-	switch {
-	case err != nil:
-		return nil, d.refusedOrUnavailable(ctx, op, err)
-	case len(res.Entries) != 1:
-		// A base search finds the entry or fails with noSuchObject;
-		// anything else is a server that should not be trusted.
-		return nil, fmt.Errorf("%w: %s: %d entries", ErrDirectoryRefused, op, len(res.Entries))
-	}
-	return res.Entries[0].GetEqualFoldAttributeValues(attr), nil
+	var hashes []string
+	err = d.asService(ctx, func(c serviceConn) error {
+		res, err := c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+			1, d.timeLimit, false, "(objectClass=*)", []string{attr}, nil))
+		op := fmt.Sprintf("ldap read %s of %q", attr, dn)
+		switch {
+		case err != nil:
+			return d.refusedOrUnavailable(ctx, op, err)
+		case len(res.Entries) != 1:
+			// A base search finds the entry or fails with noSuchObject;
+			// anything else is a server that should not be trusted.
+			return fmt.Errorf("%w: %s: %d entries", ErrDirectoryRefused, op, len(res.Entries))
+		}
+		hashes = res.Entries[0].GetEqualFoldAttributeValues(attr)
+		return nil
+	})
+	return hashes, err
 }
 
 // ReplaceBackupCodes replaces all of the user's backup-code hashes with
@@ -275,20 +266,14 @@ func (d *LDAP) ReplaceBackupCodes(ctx context.Context, dn string, hashes []strin
 		}
 	}
 
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeConn()
-	if err := d.bindService(ctx, conn); err != nil {
-		return err
-	}
 	req := ldap.NewModifyRequest(dn, nil)
 	req.Replace(attr, hashes)
-	if err := conn.Modify(req); err != nil {
-		return d.refusedOrUnavailable(ctx, fmt.Sprintf("ldap modify %q: replace %s", dn, attr), err)
-	}
-	return nil
+	return d.asService(ctx, func(c serviceConn) error {
+		if err := c.Modify(req); err != nil {
+			return d.refusedOrUnavailable(ctx, fmt.Sprintf("ldap modify %q: replace %s", dn, attr), err)
+		}
+		return nil
+	})
 }
 
 // RemoveBackupCode deletes exactly the value hash (as MatchBackupCode
@@ -309,24 +294,18 @@ func (d *LDAP) RemoveBackupCode(ctx context.Context, dn, hash string) error {
 		// Deleting no value would delete the whole attribute.
 		return fmt.Errorf("ldap remove backup code of %q: empty hash", dn)
 	}
-	conn, closeConn, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer closeConn()
-	if err := d.bindService(ctx, conn); err != nil {
-		return err
-	}
 	req := ldap.NewModifyRequest(dn, nil)
 	req.Delete(attr, []string{hash})
 	op := fmt.Sprintf("ldap modify %q: delete a value of %s", dn, attr)
-	if err := conn.Modify(req); err != nil {
-		if ctx.Err() == nil && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
-			return fmt.Errorf("%w: %s: %w", ErrBackupCodeUsed, op, err)
+	return d.asService(ctx, func(c serviceConn) error {
+		if err := c.Modify(req); err != nil {
+			if ctx.Err() == nil && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+				return fmt.Errorf("%w: %s: %w", ErrBackupCodeUsed, op, err)
+			}
+			return d.refusedOrUnavailable(ctx, op, err)
 		}
-		return d.refusedOrUnavailable(ctx, op, err)
-	}
-	return nil
+		return nil
+	})
 }
 
 // backupCodesAttr returns the configured attribute, after checking that

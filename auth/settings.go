@@ -57,6 +57,8 @@ type LDAPSettings struct {
 	DisabledFilter     string        `split_words:"true" desc:"filter matching accounts that may not sign in, e.g. (nsAccountLock=TRUE): they are refused at sign-in, and their sessions end at the next SESSION_REFRESH (AD's disabled bit and ppolicy's administrator lock are read without it)"`
 	PasswordChangeURL  string        `split_words:"true" desc:"where users change an expired password (e.g. the AD self-service page), shown when the directory says it has expired"`
 	Timeout            time.Duration `split_words:"true" default:"5s" desc:"timeout for connecting to and each request to the directory"`
+	PoolSize           int           `split_words:"true" default:"4" desc:"directory connections kept open and reused, bound as the service account, and as many for user binds; also the most open at once"`
+	PoolIdleTimeout    time.Duration `split_words:"true" default:"1m" desc:"a kept directory connection unused this long is closed (keep it below the directory's and firewalls' idle timeouts)"`
 }
 
 // OTPSettings shape codes and say who needs one (OTPGATE_OTP_...).
@@ -145,6 +147,12 @@ func (s Settings) Validate(prefix string) (Checked, []error) {
 	}
 	if s.Ldap.Timeout <= 0 {
 		p = append(p, problem("LDAP_TIMEOUT", "must be positive, like 5s"))
+	}
+	if s.Ldap.PoolSize < 1 || s.Ldap.PoolSize > maxLDAPPoolSize {
+		p = append(p, problem("LDAP_POOL_SIZE", "%d: want 1 to %d", s.Ldap.PoolSize, maxLDAPPoolSize))
+	}
+	if s.Ldap.PoolIdleTimeout <= 0 {
+		p = append(p, problem("LDAP_POOL_IDLE_TIMEOUT", "must be positive, like 1m"))
 	}
 	if s.Ldap.CAFile != "" {
 		if c.TLS, err = s.Ldap.tlsConfig(); err != nil {
@@ -350,6 +358,8 @@ func (s Settings) LDAPConfig(c Checked) LDAPConfig {
 		PrimaryGroup:       l.PrimaryGroup,
 		OTPEnableAttribute: s.Otp.EnableAttribute,
 		Timeout:            l.Timeout,
+		PoolSize:           l.PoolSize,
+		PoolIdleTimeout:    l.PoolIdleTimeout,
 		NumberTypes:        c.NumberTypes,
 	}
 	if s.BackupCodes {

@@ -214,6 +214,8 @@ func TestConfigRefusesOutOfRangeValues(t *testing.T) {
 	}{
 		{"OTPGATE_OTP_TTL", "11m", "OTPGATE_OTP_TTL: 11m0s: want between 30s and 10m"},
 		{"OTPGATE_OTP_LENGTH", "3", "OTPGATE_OTP_LENGTH: 3: want 4 to 10"},
+		{"OTPGATE_LDAP_POOL_SIZE", "0", "OTPGATE_LDAP_POOL_SIZE: 0: want 1 to 1000"},
+		{"OTPGATE_LDAP_POOL_IDLE_TIMEOUT", "0s", "OTPGATE_LDAP_POOL_IDLE_TIMEOUT: must be positive"},
 		{"OTPGATE_MASK_VISIBLE_DIGITS", "5", "OTPGATE_MASK_VISIBLE_DIGITS: 5: want 0 to 4"},
 		{"OTPGATE_CAPTURE_MOBILE_BIND", "admin", `OTPGATE_CAPTURE_MOBILE_BIND: "admin": want service or user`},
 		{"OTPGATE_SMS_ALLOWED_COUNTRIES", "US,usa", `OTPGATE_SMS_ALLOWED_COUNTRIES: "usa" is not an ISO 3166 country code`},

@@ -209,6 +209,7 @@ func (e *env) serve(edit []func(*Config), ln net.Listener) {
 		e.t.Fatalf("assemble: %v", err)
 	}
 	e.metrics, e.store = a.metrics, a.store
+	e.t.Cleanup(a.close) // after the server's Close: cleanups run last first
 	if ln == nil {
 		e.gw = httptest.NewTLSServer(a.handler)
 	} else {

@@ -112,7 +112,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
-	if err := serve(ctx, ln, a.handler, a.server, log); err != nil {
+	err = serve(ctx, ln, a.handler, a.server, log)
+	a.close()
+	if err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
 	}
@@ -168,6 +170,9 @@ type app struct {
 	// checkDirectory compares the directory's own lockout with otpgate's
 	// and logs what is wrong; run calls it once at start-up.
 	checkDirectory func(ctx context.Context)
+	// close lets go of what the parts hold open (the directory's kept
+	// connections), once serving has stopped.
+	close func()
 }
 
 // assemble builds every part from cfg, gathering every problem (the
@@ -186,6 +191,13 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
+	// Until assemble succeeds, the directory is its to close.
+	ok := false
+	defer func() {
+		if !ok {
+			_ = dir.Close()
+		}
+	}()
 
 	keys, err := auth.NewKeys(chk.auth.Secrets)
 	if err != nil {
@@ -255,8 +267,9 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
+	ok = true
 	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), store: store,
-		checkDirectory: checkDirectory}, nil
+		checkDirectory: checkDirectory, close: func() { _ = dir.Close() }}, nil
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
