@@ -17,11 +17,12 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/reqid"
 	"github.com/otpgate/otpgate/internal/setting"
+	"github.com/otpgate/otpgate/internal/version"
 	"github.com/otpgate/otpgate/proxy"
 	"github.com/otpgate/otpgate/sms"
 	"github.com/otpgate/otpgate/ui"
@@ -35,11 +36,14 @@ func Main(args, environ []string, stdout, stderr io.Writer) int {
 	return run(ctx, args, environ, stdout, stderr)
 }
 
-// Exit statuses: 2 means the configuration is wrong.
+// Exit statuses. validate uses one per stage, so a script can tell what
+// failed: 2 the configuration, 3 the directory, 4 an SMS provider.
 const (
-	exitOK     = 0
-	exitFailed = 1
-	exitConfig = 2
+	exitOK        = 0
+	exitFailed    = 1
+	exitConfig    = 2
+	exitDirectory = 3
+	exitSMS       = 4
 )
 
 // run is otpgate's whole life: it serves until ctx ends (SIGTERM), then
@@ -52,20 +56,24 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	switch mode {
 	case "serve", "demo":
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, "Usage: otpgate [demo]\n\notpgate is configured with environment variables:")
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		_ = printUsage(tw)
-		_ = tw.Flush()
-		fmt.Fprintln(stdout, "\nA variable listed with a _FILE form may instead be read from the file that form names.")
-		fmt.Fprintln(stdout, "`otpgate demo` runs everything locally with an embedded directory and codes printed here.")
+		printHelp(stdout)
 		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version.Get())
+		return exitOK
+	case "secret":
+		return printSecret(stdout, stderr)
+	case "validate":
+		return validateCommand(ctx, environ, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate -help`\n", mode)
+		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate help`\n", mode)
 		return exitConfig
 	}
 
 	cfg, loadErr := loadConfig(environ)
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	info := version.Get()
+	log.Info("otpgate starting", "version", info.Version, "commit", info.Commit, "go", info.Go)
 
 	var demoEnv *demoEnvironment
 	if mode == "demo" {
@@ -109,11 +117,35 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
+	defer a.close(context.WithoutCancel(ctx))
 	if err := serve(ctx, ln, a.handler, a.server, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// unreported returns the problems of more whose variable has none in
+// reported. The directory checks some settings again when it is made
+// (a required LDAP_URL, say), and one mistake is reported once.
+func unreported(reported, more []error) []error {
+	seen := map[string]bool{}
+	for _, err := range reported {
+		seen[variableOf(err)] = true
+	}
+	var out []error
+	for _, err := range more {
+		if !seen[variableOf(err)] {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// variableOf is the variable a problem names: what comes before ": ".
+func variableOf(err error) string {
+	name, _, _ := strings.Cut(err.Error(), ": ")
+	return name
 }
 
 func indent(err error) string {
@@ -138,15 +170,23 @@ func splitLines(s string) []string {
 	return append(out, s[start:])
 }
 
-// newLogger logs JSON, or text when a person is watching a terminal.
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs in format: json, text, or "" for text when a person is
+// watching a terminal and JSON otherwise. An unknown level or format is a
+// configuration problem reported elsewhere; meanwhile info and JSON.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, opts))
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
 		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
@@ -164,6 +204,9 @@ type app struct {
 	// checkDirectory compares the directory's own lockout with otpgate's
 	// and logs what is wrong; run calls it once at start-up.
 	checkDirectory func(ctx context.Context)
+	dir            *auth.LDAP
+	// close sends what tracing has not sent yet; run calls it on the way out.
+	close func(ctx context.Context)
 }
 
 // assemble builds every part from cfg, gathering every problem (the
@@ -172,9 +215,11 @@ type app struct {
 func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
 	chk, problems := cfg.validate()
 	m := newMetrics()
+	// Every line logged with a request's context names the request's id.
+	log = slog.New(reqid.NewHandler(log.Handler()))
 
 	dir, err := auth.NewLDAP(cfg.Auth.LDAPConfig(chk.auth))
-	problems = append(problems, setting.Prefixed(envPrefix+"_", err)...)
+	problems = append(problems, unreported(problems, setting.Prefixed(envPrefix+"_", err))...)
 
 	sender, senderProblems := newSender(cfg, log, stdout, m)
 	problems = append(problems, senderProblems...)
@@ -247,7 +292,14 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
-	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), checkDirectory: checkDirectory}, nil
+	handler := bodyDeadline(gw, cfg.BodyReadTimeout)
+	if cfg.AccessLog {
+		handler = accessLog(handler, log, trusted.ClientIP, time.Now)
+	}
+	// Outermost, so that everything below can log with the request's id.
+	handler = reqid.Middleware(handler, trusted.Trusts)
+	return &app{handler: handler, metrics: m, server: cfg.serverSettings(m, trusted),
+		checkDirectory: checkDirectory, dir: dir, close: func(context.Context) {}}, nil
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
@@ -284,7 +336,11 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
 	// The sms package makes its own copy of this client that never follows
 	// redirects (a 3xx is a failed send), whatever is set here.
-	client := &http.Client{Timeout: cfg.SMS.Timeout}
+	return newProviderWith(name, cfg, log, stdout, &http.Client{Timeout: cfg.SMS.Timeout})
+}
+
+// newProviderWith is newProvider sending with client.
+func newProviderWith(name string, cfg Config, log *slog.Logger, stdout io.Writer, client *http.Client) (sms.Sender, []error) {
 	switch name {
 	case "console":
 		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err == nil && !isLoopback(host) {
