@@ -32,7 +32,7 @@ import (
 type HTTPConfig struct {
 	// URL is an absolute http or https URL. Placeholders may appear in the
 	// path and the query, not in the scheme or host.
-	URL string `split_words:"true" desc:"HTTP SMS gateway: URL; $ctx.num and $ctx.msg are replaced"`
+	URL string `split_words:"true" file:"true" desc:"HTTP SMS gateway: URL; $ctx.num and $ctx.msg are replaced (it may carry credentials)"`
 	// Method is GET, POST or PUT (any case); empty means POST.
 	Method string `split_words:"true" default:"POST" desc:"HTTP SMS gateway: GET, POST or PUT"`
 	// Headers holds one "Name: value" per line. Several headers may share a

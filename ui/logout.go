@@ -34,7 +34,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 		if err := h.cfg.Sessions.Revoke(r, s); err != nil {
 			return fmt.Errorf("revoke session: %w", err)
 		}
-		h.cfg.Log.Info("signed out", "user", s.User.Username, "client", h.cfg.ClientAddr(r))
+		h.cfg.Log.InfoContext(r.Context(), "signed out", "user", s.User.Username, "client", h.cfg.ClientAddr(r))
 	}
 	if id, err := h.pending.Read(r); err == nil {
 		h.cfg.Flow.Cancel(r.Context(), id)

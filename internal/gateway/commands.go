@@ -58,7 +58,7 @@ func printSecret(stdout, stderr io.Writer) int {
 // run; +44 7700 900xxx is reserved for drama, so it reaches nobody.
 const (
 	sampleNumber = "+447700900123"
-	sampleCode   = "123456"
+	sampleCode   = "428571"
 )
 
 // validateCommand is `otpgate validate`: every configuration problem at

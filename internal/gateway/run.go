@@ -260,7 +260,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	trusted := chk.proxy.Trusted
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
-		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
+		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL, Version: version.Get().Version,
 		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: chk.redirectHosts, AllowHTTP: !cfg.Auth.Cookie.Secure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
