@@ -536,7 +536,7 @@ func (f *Flow) startAttempt(ctx context.Context, id, client, what string) (attem
 	}
 	if a.n > int64(a.max) {
 		f.abandon(ctx, id)
-		a.log.WarnContext(ctx, "sign-in: " + what + " refused, too many attempts")
+		a.log.WarnContext(ctx, "sign-in: "+what+" refused, too many attempts")
 		return attempt{}, ErrTooManyAttempts
 	}
 	return a, nil
@@ -558,7 +558,7 @@ func (f *Flow) refuseAttempt(ctx context.Context, a attempt, what string) error 
 	left := a.max - int(a.n)
 	if left <= 0 {
 		f.abandon(ctx, a.id)
-		a.log.WarnContext(ctx, "sign-in: " + what + " wrong, no tries left; sign-in ended")
+		a.log.WarnContext(ctx, "sign-in: "+what+" wrong, no tries left; sign-in ended")
 		return ErrTooManyAttempts
 	}
 	a.log.InfoContext(ctx, "sign-in: "+what+" wrong", "tries_left", left)

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-
 )
 
 // printHelp is `otpgate help`: the commands, then every variable.
