@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -136,6 +137,7 @@ type env struct {
 	logs    *testserver.Output
 	config  Config
 	metrics *metrics
+	close   func(context.Context) // sends the spans not yet sent
 }
 
 // echoApp answers with the request's identity headers as JSON.
@@ -206,7 +208,7 @@ func (e *env) serve(edit []func(*Config), ln net.Listener) {
 		}
 		e.t.Fatalf("assemble: %v", err)
 	}
-	e.metrics = a.metrics
+	e.metrics, e.close = a.metrics, a.close
 	if ln == nil {
 		e.gw = httptest.NewTLSServer(a.handler)
 	} else {

@@ -22,6 +22,7 @@ import (
 	"github.com/otpgate/otpgate/auth"
 	"github.com/otpgate/otpgate/internal/reqid"
 	"github.com/otpgate/otpgate/internal/setting"
+	"github.com/otpgate/otpgate/internal/tracing"
 	"github.com/otpgate/otpgate/internal/version"
 	"github.com/otpgate/otpgate/proxy"
 	"github.com/otpgate/otpgate/sms"
@@ -221,7 +222,14 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	dir, err := auth.NewLDAP(cfg.Auth.LDAPConfig(chk.auth))
 	problems = append(problems, unreported(problems, setting.Prefixed(envPrefix+"_", err))...)
 
-	sender, senderProblems := newSender(cfg, log, stdout, m)
+	var tr *tracing.Tracing // nil: tracing off, and nothing of it installed
+	if cfg.TracingEndpoint != "" {
+		if tr, err = tracing.New(cfg.TracingEndpoint, version.Get().Version); err != nil {
+			problems = append(problems, problem("TRACING_ENDPOINT", "%v", err))
+		}
+	}
+
+	sender, senderProblems := newSender(cfg, log, stdout, m, tr)
 	problems = append(problems, senderProblems...)
 
 	if len(problems) > 0 {
@@ -243,7 +251,20 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	store := auth.NewMemoryStore(now)
 	flowCfg := cfg.Auth.FlowConfig(chk.auth)
 	flowCfg.Host, flowCfg.SendTimeout, flowCfg.FailureFloor, flowCfg.Observer = cfg.publicHost(), cfg.SMS.Timeout, failureFloor, m
-	flow := auth.NewFlow(dir, sender, store, codes, flowCfg, log, now)
+	var directory auth.Directory = dir
+	var upstream http.RoundTripper = proxy.NewTransport()
+	closeApp := func(context.Context) {}
+	if tr != nil {
+		directory, upstream = tr.Directory(dir), tr.Transport(upstream)
+		closeApp = func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(ctx); err != nil {
+				log.Warn("tracing: spans not sent", "err", err)
+			}
+		}
+	}
+	flow := auth.NewFlow(directory, sender, store, codes, flowCfg, log, now)
 	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
 		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
 			"countries", chk.auth.AllowedCountries)
@@ -280,7 +301,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Upstream: chk.proxy.Upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: chk.proxy.Rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
 		IgnoreCase: chk.proxy.IgnoreCase, Hosts: appHosts(chk.proxy.Hosts, cfg.publicHost()), Identity: chk.proxy.Identity,
-		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(proxy.NewTransport())),
+		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(upstream)),
 	}, pages.CookieNames()...)
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
@@ -293,18 +314,21 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
 	handler := bodyDeadline(gw, cfg.BodyReadTimeout)
+	if tr != nil {
+		handler = tr.Handler(handler, trusted.Trusts)
+	}
 	if cfg.AccessLog {
 		handler = accessLog(handler, log, trusted.ClientIP, time.Now)
 	}
 	// Outermost, so that everything below can log with the request's id.
 	handler = reqid.Middleware(handler, trusted.Trusts)
 	return &app{handler: handler, metrics: m, server: cfg.serverSettings(m, trusted),
-		checkDirectory: checkDirectory, dir: dir, close: func(context.Context) {}}, nil
+		checkDirectory: checkDirectory, dir: dir, close: closeApp}, nil
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
 // order with a circuit breaker each (SMS_PROVIDERS).
-func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.Sender, []error) {
+func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics, tr *tracing.Tracing) (sms.Sender, []error) {
 	names := trimAll(cfg.SMS.Providers)
 	if len(names) == 0 {
 		names = []string{cfg.SMS.Provider}
@@ -315,7 +339,11 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 		s, errs := newProvider(name, cfg, log, stdout)
 		problems = append(problems, errs...)
 		if s != nil {
-			named = append(named, sms.Named{Name: name, Sender: m.sender(name, s)})
+			s = m.sender(name, s)
+			if tr != nil {
+				s = tr.Sender(name, s)
+			}
+			named = append(named, sms.Named{Name: name, Sender: s})
 		}
 	}
 	if len(problems) > 0 {
