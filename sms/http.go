@@ -49,7 +49,7 @@ type HTTPConfig struct {
 	// else is sent with values inserted verbatim. Without a Content-Type,
 	// a payload starting with "{" or "[" is JSON, any other a form, and the
 	// matching Content-Type is sent.
-	Payload string `split_words:"true" desc:"HTTP SMS gateway: body template with $ctx.num and $ctx.msg"`
+	Payload string `split_words:"true" file:"true" desc:"HTTP SMS gateway: body template with $ctx.num and $ctx.msg (it may carry credentials)"`
 	// SuccessCodes lists the statuses that mean "sent", comma-separated
 	// codes and classes: "200,201" or "2xx,302". Empty means any 2xx.
 	SuccessCodes string `split_words:"true" desc:"HTTP SMS gateway: status codes meaning sent, e.g. 200,201 (default: any 2xx)"`
