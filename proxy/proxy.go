@@ -265,8 +265,11 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	log.ErrorContext(r.Context(), "upstream error", "path", r.URL.Path, "status", status, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, "The application behind otpgate is not answering. Please try again in a moment. (Reference: %s)\n", id)
+	// id is otpgate's own or a trusted proxy's, checked by reqid.WellFormed
+	// (letters, digits, - _ .), in a text/plain body.
+	fmt.Fprintf(w, "The application behind otpgate is not answering. Please try again in a moment. (Reference: %s)\n", id) //nolint:gosec // see above
 }
 
 // bufferPool reuses the buffers responses are copied through; without one,
