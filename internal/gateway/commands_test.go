@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/testserver"
 	"github.com/otpgate/otpgate/internal/version"
 )
 
@@ -189,7 +190,9 @@ func TestLogFormat(t *testing.T) {
 			env["OTPGATE_LDAP_URL"] = "ldap://127.0.0.1:1"
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel() // serve, then shut down at once
-			var out, errOut bytes.Buffer
+			// The directory check at start-up may still log after run
+			// returns, so stderr must take concurrent writes.
+			var out, errOut testserver.Output
 			if code := run(ctx, nil, setEnv(t, env), &out, &errOut); code != exitOK {
 				t.Fatalf("exit status %d, want 0; stderr:\n%s", code, errOut.String())
 			}
