@@ -26,10 +26,13 @@ RUN go mod download && go mod verify
 COPY . .
 ARG TARGETOS
 ARG TARGETARCH
+# The release `otpgate version` and /otpgate/healthz name (.git is not
+# copied, so Go cannot read it): docker build --build-arg VERSION=v1.4.0 .
+ARG VERSION=devel
 # CGO off: a fully static binary that needs no libc in the final image.
 RUN --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags="-s -w" -o /out/otpgate .
+    go build -trimpath -ldflags="-s -w -X github.com/otpgate/otpgate/internal/version.stamped=${VERSION}" -o /out/otpgate .
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/otpgate /otpgate

@@ -73,12 +73,12 @@ func (f *Flow) NewBackupCodes(ctx context.Context, user User, client string) ([]
 		return nil, err
 	}
 	if err := bd.ReplaceBackupCodes(ctx, user.DN, hashes); err != nil {
-		f.log.Error("backup codes not saved", "user", user.Username, "client", client, "err", err)
+		f.log.ErrorContext(ctx, "backup codes not saved", "user", user.Username, "client", client, "err", err)
 		return nil, fmt.Errorf("save backup codes of %q: %w", user.Username, err)
 	}
 	// The codes themselves never reach the log: with them, the password
 	// alone would be enough to sign in.
-	f.log.Info("backup codes generated", "user", user.Username, "client", client, "count", len(codes))
+	f.log.InfoContext(ctx, "backup codes generated", "user", user.Username, "client", client, "count", len(codes))
 	return codes, nil
 }
 
@@ -192,7 +192,7 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 		// Nothing was compared, and the directory's trouble is not the
 		// user's: the try is given back.
 		f.releaseAttempt(ctx, a)
-		a.log.Error("sign-in: backup code not read", "err", err)
+		a.log.ErrorContext(ctx, "sign-in: backup code not read", "err", err)
 		return Pending{}, fmt.Errorf("read backup codes: %w", err)
 	}
 	hash, ok := MatchBackupCode(code, hashes)
@@ -206,13 +206,13 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 		// It matched a moment ago, so it was right: another sign-in (or
 		// replica) used it in between. Not a guess, so not a wrong try.
 		f.releaseAttempt(ctx, a)
-		a.log.Warn("sign-in: backup code used by another sign-in at the same moment")
+		a.log.WarnContext(ctx, "sign-in: backup code used by another sign-in at the same moment")
 		return Pending{}, &JustUsedError{Redirect: a.p.Redirect}
 	case err != nil:
 		// The code was right but is still stored: letting the sign-in
 		// through would let the code work again.
 		f.releaseAttempt(ctx, a)
-		a.log.Error("sign-in: backup code not removed", "err", err)
+		a.log.ErrorContext(ctx, "sign-in: backup code not removed", "err", err)
 		return Pending{}, fmt.Errorf("remove backup code: %w", err)
 	}
 	f.rememberUsed(ctx, id, usedBackupCode{Hash: hash, Redirect: a.p.Redirect})
@@ -225,7 +225,7 @@ func (f *Flow) verifyBackupCode(ctx context.Context, id, code, client string) (P
 	}
 	// A number typed at capture is not saved: only a code sent to it
 	// proves it is the user's.
-	a.log.Info("sign-in: backup code ok", "backup_codes_left", len(hashes)-1)
+	a.log.InfoContext(ctx, "sign-in: backup code ok", "backup_codes_left", len(hashes)-1)
 	f.succeeded(ctx, a.p.User)
 	return taken, nil
 }
@@ -265,7 +265,7 @@ func (f *Flow) rememberUsed(ctx context.Context, id string, u usedBackupCode) {
 	}
 	if err != nil {
 		// Only the wording for a repeat submission depends on it.
-		f.log.Warn("sign-in: used backup code not remembered", "err", err)
+		f.log.WarnContext(ctx, "sign-in: used backup code not remembered", "err", err)
 	}
 }
 
@@ -285,6 +285,6 @@ func (f *Flow) justUsed(ctx context.Context, id, code, client string) error {
 	if _, ok := MatchBackupCode(code, []string{u.Hash}); !ok {
 		return ErrSignInExpired
 	}
-	f.log.Info("sign-in: backup code submitted again after it finished the sign-in", "client", client)
+	f.log.InfoContext(ctx, "sign-in: backup code submitted again after it finished the sign-in", "client", client)
 	return &JustUsedError{Redirect: u.Redirect}
 }

@@ -88,7 +88,7 @@ func (f *Flow) directoryMobile(user User) (Mobile, error) {
 func (f *Flow) noUsableMobile(ctx context.Context, user User, password, redirect string, err error, log *slog.Logger) (Result, error) {
 	var limited *LimitError
 	if errors.As(err, &limited) {
-		log.Warn("sign-in: code not sent, limit reached", "limit", limited.Limit, "to", maskNumber(user.Mobile, f.cfg.MaskVisible))
+		log.WarnContext(ctx, "sign-in: code not sent, limit reached", "limit", limited.Limit, "to", maskNumber(user.Mobile, f.cfg.MaskVisible))
 		return Result{}, err
 	}
 	var bad *InvalidMobileError
@@ -97,15 +97,15 @@ func (f *Flow) noUsableMobile(ctx context.Context, user User, password, redirect
 		return f.beginCapture(ctx, user, password, redirect, log)
 	}
 	if f.cfg.Policy.maySkipMissingMobile(user) {
-		log.Warn("sign-in: signed in with one factor, no usable mobile number", "cause", err)
+		log.WarnContext(ctx, "sign-in: signed in with one factor, no usable mobile number", "cause", err)
 		f.succeeded(ctx, user)
 		return Result{SignedIn: true, User: user, Factors: 1}, nil
 	}
 	if missing {
-		log.Warn("sign-in: refused, no mobile number", "cause", err)
+		log.WarnContext(ctx, "sign-in: refused, no mobile number", "cause", err)
 		return Result{}, ErrNoMobile
 	}
-	log.Warn("sign-in: refused, the directory's mobile number cannot receive codes", "cause", err)
+	log.WarnContext(ctx, "sign-in: refused, the directory's mobile number cannot receive codes", "cause", err)
 	return Result{}, fmt.Errorf("%w: %w", ErrMobileRefused, err)
 }
 
@@ -127,7 +127,7 @@ func (f *Flow) beginCapture(ctx context.Context, user User, password, redirect s
 	if err := f.putPending(ctx, p); err != nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
-	log.Info("sign-in: no mobile number; asking the user for one")
+	log.InfoContext(ctx, "sign-in: no mobile number; asking the user for one")
 	return Result{Pending: p, NeedMobile: true, CaptureKey: key}, nil
 }
 
@@ -153,7 +153,7 @@ func (f *Flow) CaptureMobile(ctx context.Context, id, typed, client string) (Pen
 		err = &InvalidMobileError{Problem: MobileRefusedRange}
 	}
 	if err != nil {
-		log.Info("sign-in: typed mobile number refused", "cause", err)
+		log.InfoContext(ctx, "sign-in: typed mobile number refused", "cause", err)
 		return Pending{}, err
 	}
 	p.User.Mobile = m.E164
@@ -173,14 +173,14 @@ func (f *Flow) saveCaptured(ctx context.Context, p Pending, key []byte, log *slo
 	if f.cfg.CaptureMobileBind == BindUser {
 		var err error
 		if password, err = openPassword(p.PasswordBox, key); err != nil {
-			log.Error("sign-in: captured number not saved", "err", err)
+			log.ErrorContext(ctx, "sign-in: captured number not saved", "err", err)
 			return fmt.Errorf("%w: %w", ErrMobileNotSaved, err)
 		}
 	}
 	if err := w.SetMobile(ctx, p.User.DN, p.User.Mobile, f.cfg.CaptureMobileBind, password); err != nil {
-		log.Error("sign-in: captured number not saved", "to", p.MaskedMobile(f.cfg.MaskVisible), "err", err)
+		log.ErrorContext(ctx, "sign-in: captured number not saved", "to", p.MaskedMobile(f.cfg.MaskVisible), "err", err)
 		return fmt.Errorf("%w: %w", ErrMobileNotSaved, err)
 	}
-	log.Info("sign-in: captured mobile number saved", "to", p.MaskedMobile(f.cfg.MaskVisible))
+	log.InfoContext(ctx, "sign-in: captured mobile number saved", "to", p.MaskedMobile(f.cfg.MaskVisible))
 	return nil
 }

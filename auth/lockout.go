@@ -123,7 +123,7 @@ func (f *Flow) lock(ctx context.Context, subject string, failures int64) error {
 		return fmt.Errorf("set lock: %w", err)
 	}
 	_ = f.store.Delete(ctx, failKey(subject))
-	f.log.Warn("sign-in: locked out", "subject", subject, "failures", failures, "until", until.UTC().Format(time.RFC3339))
+	f.log.WarnContext(ctx, "sign-in: locked out", "subject", subject, "failures", failures, "until", until.UTC().Format(time.RFC3339))
 	return &LockedError{Until: until}
 }
 

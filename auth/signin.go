@@ -235,13 +235,13 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 	g, err := f.startGuess(ctx, counted, client)
 	switch {
 	case errors.Is(err, ErrAddressLimited):
-		log.Warn("sign-in: refused, too many wrong passwords from this address")
+		log.WarnContext(ctx, "sign-in: refused, too many wrong passwords from this address")
 		return Result{}, err
 	case errors.Is(err, ErrLocked):
-		log.Info("sign-in: refused, user locked out")
+		log.InfoContext(ctx, "sign-in: refused, user locked out")
 		return Result{}, err
 	case err != nil:
-		log.Error("sign-in: count password attempt", "err", err)
+		log.ErrorContext(ctx, "sign-in: count password attempt", "err", err)
 		return Result{}, err
 	}
 	// Checked once the directory has found the user, before any bind: a
@@ -257,9 +257,9 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 	case admitErr != nil:
 		g.cancel(ctx)
 		if errors.Is(admitErr, ErrLocked) {
-			log.Info("sign-in: refused, user locked out")
+			log.InfoContext(ctx, "sign-in: refused, user locked out")
 		} else {
-			log.Error("sign-in: count password attempt", "err", admitErr)
+			log.ErrorContext(ctx, "sign-in: count password attempt", "err", admitErr)
 		}
 		// As long as an unknown name or a wrong password takes.
 		f.floor.wait(ctx, start)
@@ -268,19 +268,19 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		// Not a wrong password: AD says so only for the right one (or
 		// for any, when it has locked the account itself).
 		g.cancel(ctx)
-		log.Info("sign-in: refused by the directory for the account's state", "state", stateErr.State, "cause", stateErr.Detail)
+		log.InfoContext(ctx, "sign-in: refused by the directory for the account's state", "state", stateErr.State, "cause", stateErr.Detail)
 		stateErr.ChangeURL = f.cfg.PasswordChangeURL
 		return Result{}, stateErr
 	case errors.As(err, &unproven):
 		// Answered as a wrong password, and as slowly, but not counted:
 		// no password was tried.
 		g.cancel(ctx)
-		log.Info("sign-in: refused without trying the password: the directory says the account is unusable",
+		log.InfoContext(ctx, "sign-in: refused without trying the password: the directory says the account is unusable",
 			"state", unproven.State, "cause", unproven.Detail)
 		f.floor.wait(ctx, start)
 		return Result{}, err
 	case errors.Is(err, ErrInvalidCredentials):
-		log.Info("sign-in: password failed", "cause", err)
+		log.InfoContext(ctx, "sign-in: password failed", "cause", err)
 		lockErr := g.failed(ctx)
 		f.floor.wait(ctx, start)
 		if lockErr != nil {
@@ -289,16 +289,16 @@ func (f *Flow) begin(ctx context.Context, username, password, client, redirect s
 		return Result{}, ErrInvalidCredentials
 	case err != nil:
 		g.cancel(ctx)
-		log.Error("sign-in: directory error", "err", err)
+		log.ErrorContext(ctx, "sign-in: directory error", "err", err)
 		return Result{}, fmt.Errorf("%w: %w", ErrDirectoryUnavailable, err)
 	}
 	g.cancel(ctx) // a right password is no failure
 	f.floor.succeeded(time.Since(start))
 	log = f.log.With("user", user.Username, "client", client)
-	log.Info("sign-in: password ok")
+	log.InfoContext(ctx, "sign-in: password ok")
 
 	if need, why := f.cfg.Policy.needsCode(user); !need {
-		log.Info("sign-in: signed in with one factor", "reason", why)
+		log.InfoContext(ctx, "sign-in: signed in with one factor", "reason", why)
 		f.succeeded(ctx, user)
 		return Result{SignedIn: true, User: user, Factors: 1}, nil
 	}
@@ -370,7 +370,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 			return fmt.Errorf("%w: count cooldown: %w", ErrCodeNotSent, err)
 		}
 		if c > 1 {
-			log.Info("sign-in: code not sent, asked again within the cooldown")
+			log.InfoContext(ctx, "sign-in: code not sent, asked again within the cooldown")
 			return &LimitError{Limit: LimitCooldown, Until: f.NextSendAt(*p)}
 		}
 	}
@@ -379,14 +379,14 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 		return fmt.Errorf("%w: count sends: %w", ErrCodeNotSent, err)
 	}
 	if n > int64(f.cfg.MaxSends) {
-		log.Warn("sign-in: code not sent, limit reached", "limit", LimitPerSignIn, "sends", n-1)
+		log.WarnContext(ctx, "sign-in: code not sent, limit reached", "limit", LimitPerSignIn, "sends", n-1)
 		return &LimitError{Limit: LimitPerSignIn}
 	}
 	charge, err := f.allowSMS(ctx, p.User.Username, p.User.Mobile, region, client)
 	if err != nil {
 		var le *LimitError
 		if errors.As(err, &le) {
-			log.Warn("sign-in: code not sent, limit reached", "limit", le.Limit, "to", p.MaskedMobile(f.cfg.MaskVisible))
+			log.WarnContext(ctx, "sign-in: code not sent, limit reached", "limit", le.Limit, "to", p.MaskedMobile(f.cfg.MaskVisible))
 		}
 		return err
 	}
@@ -400,7 +400,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 	p.Sends = int(n)
 	if err := f.putPending(ctx, *p); err != nil {
 		f.refund(ctx, charge)
-		log.Error("sign-in: store pending sign-in", "err", err)
+		log.ErrorContext(ctx, "sign-in: store pending sign-in", "err", err)
 		return fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, f.cfg.SendTimeout)
@@ -412,10 +412,10 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 			// An unsent first code must not leave a sign-in waiting for it.
 			_ = f.store.Delete(context.WithoutCancel(ctx), pendingKey(p.ID))
 		}
-		log.Error("sign-in: code not sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "err", err, "duration", time.Since(sendStart).String())
+		log.ErrorContext(ctx, "sign-in: code not sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "err", err, "duration", time.Since(sendStart).String())
 		return fmt.Errorf("%w: %w", ErrCodeNotSent, err)
 	}
-	log.Info("sign-in: code sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "send", p.Sends, "duration", time.Since(sendStart).String())
+	log.InfoContext(ctx, "sign-in: code sent", "to", p.MaskedMobile(f.cfg.MaskVisible), "send", p.Sends, "duration", time.Since(sendStart).String())
 	return nil
 }
 
@@ -490,10 +490,10 @@ func (f *Flow) verify(ctx context.Context, id, code, client string, captureKey [
 	// The pending sign-in may have been replaced (a new code) between the
 	// read and the take; only the code of the taken version counts.
 	if subtle.ConstantTimeCompare([]byte(submitted), []byte(taken.CodeHash)) != 1 {
-		a.log.Warn("sign-in: code superseded while checking")
+		a.log.WarnContext(ctx, "sign-in: code superseded while checking")
 		return Pending{}, ErrSignInExpired
 	}
-	a.log.Info("sign-in: code ok")
+	a.log.InfoContext(ctx, "sign-in: code ok")
 	if taken.Capture {
 		if err := f.saveCaptured(ctx, taken, captureKey, a.log); err != nil {
 			return Pending{}, err
@@ -520,7 +520,7 @@ type attempt struct {
 func (f *Flow) startAttempt(ctx context.Context, id, client, what string) (attempt, error) {
 	p, err := f.Pending(ctx, id)
 	if err != nil {
-		f.log.Info("sign-in: "+what+" for unknown or expired sign-in", "client", client)
+		f.log.InfoContext(ctx, "sign-in: "+what+" for unknown or expired sign-in", "client", client)
 		return attempt{}, err
 	}
 	a := attempt{id: id, p: p, max: f.cfg.MaxAttempts, log: f.log.With("user", p.User.Username, "client", client)}
@@ -536,7 +536,7 @@ func (f *Flow) startAttempt(ctx context.Context, id, client, what string) (attem
 	}
 	if a.n > int64(a.max) {
 		f.abandon(ctx, id)
-		a.log.Warn("sign-in: " + what + " refused, too many attempts")
+		a.log.WarnContext(ctx, "sign-in: "+what+" refused, too many attempts")
 		return attempt{}, ErrTooManyAttempts
 	}
 	return a, nil
@@ -558,10 +558,10 @@ func (f *Flow) refuseAttempt(ctx context.Context, a attempt, what string) error 
 	left := a.max - int(a.n)
 	if left <= 0 {
 		f.abandon(ctx, a.id)
-		a.log.Warn("sign-in: " + what + " wrong, no tries left; sign-in ended")
+		a.log.WarnContext(ctx, "sign-in: "+what+" wrong, no tries left; sign-in ended")
 		return ErrTooManyAttempts
 	}
-	a.log.Info("sign-in: "+what+" wrong", "tries_left", left)
+	a.log.InfoContext(ctx, "sign-in: "+what+" wrong", "tries_left", left)
 	return &WrongCodeError{Left: left}
 }
 
@@ -572,7 +572,7 @@ func (f *Flow) refuseAttempt(ctx context.Context, a attempt, what string) error 
 func (f *Flow) takePending(ctx context.Context, a attempt) (Pending, error) {
 	b, err := f.store.Take(ctx, pendingKey(a.id))
 	if errors.Is(err, ErrNotFound) {
-		a.log.Warn("sign-in: pending sign-in already used")
+		a.log.WarnContext(ctx, "sign-in: pending sign-in already used")
 		return Pending{}, ErrSignInExpired
 	}
 	if err != nil {

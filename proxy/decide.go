@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/reqid"
 )
 
 // Every mode decides access the same way: an adapter reads the original
@@ -106,15 +107,16 @@ func (g *Gateway) decide(w http.ResponseWriter, r *http.Request, o *Original) de
 	sess, err := g.cfg.Sessions.Load(r)
 	if err != nil {
 		if _, present := r.Cookie(g.cfg.Sessions.CookieName()); present == nil {
-			g.cfg.Log.Debug("session refused", "path", o.Path.String(), "err", err)
+			g.cfg.Log.DebugContext(r.Context(), "session refused", "path", o.Path.String(), "err", err)
 		}
 		return decision{outcome: outcomeSignIn, verdict: v}
 	}
+	reqid.SetUser(r.Context(), sess.User.Username) // for the access log
 	if !v.Admits(sess.User.Groups) {
 		return decision{outcome: outcomeDenyGroup, verdict: v, session: sess}
 	}
 	if err := g.cfg.Sessions.Touch(r, w, sess); err != nil {
-		g.cfg.Log.Error("renew session", "user", sess.User.Username, "err", err)
+		g.cfg.Log.ErrorContext(r.Context(), "renew session", "user", sess.User.Username, "err", err)
 	}
 	return decision{outcome: outcomeAllow, verdict: v, session: sess}
 }
@@ -124,10 +126,10 @@ func (g *Gateway) record(r *http.Request, o *Original, d decision) {
 	g.cfg.Decision(d.outcome.metric())
 	switch d.outcome {
 	case outcomeDenyRule:
-		g.cfg.Log.Info("access denied by rule", "host", o.Host, "path", o.Path.String(), "rule_line", d.verdict.Rule.Line,
+		g.cfg.Log.InfoContext(r.Context(), "access denied by rule", "host", o.Host, "path", o.Path.String(), "rule_line", d.verdict.Rule.Line,
 			"client", g.cfg.Trusted.ClientIP(r))
 	case outcomeDenyGroup:
-		g.cfg.Log.Info("access denied, not in a required group", "user", d.session.User.Username, "host", o.Host,
+		g.cfg.Log.InfoContext(r.Context(), "access denied, not in a required group", "user", d.session.User.Username, "host", o.Host,
 			"path", o.Path.String(), "groups", d.verdict.Groups(), "rule_line", d.verdict.Rule.Line)
 	}
 }

@@ -97,7 +97,7 @@ func (g *Gateway) trustedAsker(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	g.cfg.Decision("untrusted")
-	g.cfg.Log.Warn("forward-auth request from an untrusted address refused", "remote", r.RemoteAddr)
+	g.cfg.Log.WarnContext(r.Context(), "forward-auth request from an untrusted address refused", "remote", r.RemoteAddr)
 	http.Error(w, "Forbidden: not a trusted proxy.", http.StatusForbidden)
 	return false
 }
@@ -107,7 +107,7 @@ func (g *Gateway) trustedAsker(w http.ResponseWriter, r *http.Request) bool {
 // turn a 400 into a 500).
 func (g *Gateway) malformed(w http.ResponseWriter, r *http.Request, why string) {
 	g.cfg.Decision("malformed")
-	g.cfg.Log.Warn("forward-auth request refused", "why", why, "remote", r.RemoteAddr)
+	g.cfg.Log.WarnContext(r.Context(), "forward-auth request refused", "why", why, "remote", r.RemoteAddr)
 	http.Error(w, "Forbidden: the original request could not be read.", http.StatusForbidden)
 }
 

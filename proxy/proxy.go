@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/reqid"
 )
 
 // Config wires the gateway.
@@ -155,7 +156,7 @@ func (g *Gateway) serveApp(w http.ResponseWriter, r *http.Request) {
 	o, err := readOriginal(scheme, r.Host, r.URL.RequestURI())
 	if err != nil {
 		g.cfg.Decision("malformed")
-		g.cfg.Log.Info("request refused", "why", err.Error(), "client", g.cfg.Trusted.ClientIP(r))
+		g.cfg.Log.InfoContext(r.Context(), "request refused", "why", err.Error(), "client", g.cfg.Trusted.ClientIP(r))
 		http.Error(w, "Bad request: "+err.Error()+".", http.StatusBadRequest)
 		return
 	}
@@ -163,7 +164,7 @@ func (g *Gateway) serveApp(w http.ResponseWriter, r *http.Request) {
 		// Host rules are matched on the host the app is served for; a
 		// request naming another host is not for this app.
 		g.cfg.Decision("misdirected")
-		g.cfg.Log.Info("request for a host otpgate does not serve refused", "host", o.Host, "client", g.cfg.Trusted.ClientIP(r))
+		g.cfg.Log.InfoContext(r.Context(), "request for a host otpgate does not serve refused", "host", o.Host, "client", g.cfg.Trusted.ClientIP(r))
 		http.Error(w, "Misdirected request: this server does not serve "+quote(o.Host)+".", http.StatusMisdirectedRequest)
 		return
 	}
@@ -252,14 +253,23 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 	}
 	if errors.Is(err, context.Canceled) {
 		// The client went away; nobody is left to answer.
-		g.cfg.Log.Debug("client gone before upstream answered", "path", r.URL.Path)
+		g.cfg.Log.DebugContext(r.Context(), "client gone before upstream answered", "path", r.URL.Path)
 		return
 	}
-	id := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffffffff)
-	g.cfg.Log.Error("upstream error", "id", id, "path", r.URL.Path, "status", status, "err", err)
+	// The request's id is on the log line (request_id) and in the answer.
+	log := g.cfg.Log
+	id := reqid.SetHeader(w, r)
+	if id == "" { // a Gateway served without reqid.Middleware
+		id = reqid.New()
+		log = log.With("request_id", id)
+	}
+	log.ErrorContext(r.Context(), "upstream error", "path", r.URL.Path, "status", status, "err", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, "The application behind otpgate is not answering. Please try again in a moment. (error %s)\n", id)
+	// id is otpgate's own or a trusted proxy's, checked by reqid.WellFormed
+	// (letters, digits, - _ .), in a text/plain body.
+	fmt.Fprintf(w, "The application behind otpgate is not answering. Please try again in a moment. (Reference: %s)\n", id) //nolint:gosec // see above
 }
 
 // bufferPool reuses the buffers responses are copied through; without one,

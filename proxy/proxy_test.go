@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -223,8 +224,8 @@ func TestUpstreamErrors(t *testing.T) {
 	}))
 	resp := get(t, base+"/app", nil, cookie)
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "error ") {
-		t.Fatalf("app hung up: %d %q, want 502 with an error id", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusBadGateway || !regexp.MustCompile(`Reference: [0-9a-f]{16}\b`).MatchString(string(body)) {
+		t.Fatalf("app hung up: %d %q, want 502 with a reference (request id)", resp.StatusCode, body)
 	}
 	if strings.Contains(string(body), "EOF") || strings.Contains(string(body), "127.0.0.1") {
 		t.Fatalf("502 body shows internals: %q", body)

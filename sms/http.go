@@ -32,7 +32,7 @@ import (
 type HTTPConfig struct {
 	// URL is an absolute http or https URL. Placeholders may appear in the
 	// path and the query, not in the scheme or host.
-	URL string `split_words:"true" desc:"HTTP SMS gateway: URL; $ctx.num and $ctx.msg are replaced"`
+	URL string `split_words:"true" file:"true" desc:"HTTP SMS gateway: URL; $ctx.num and $ctx.msg are replaced (it may carry credentials)"`
 	// Method is GET, POST or PUT (any case); empty means POST.
 	Method string `split_words:"true" default:"POST" desc:"HTTP SMS gateway: GET, POST or PUT"`
 	// Headers holds one "Name: value" per line. Several headers may share a
@@ -49,7 +49,7 @@ type HTTPConfig struct {
 	// else is sent with values inserted verbatim. Without a Content-Type,
 	// a payload starting with "{" or "[" is JSON, any other a form, and the
 	// matching Content-Type is sent.
-	Payload string `split_words:"true" desc:"HTTP SMS gateway: body template with $ctx.num and $ctx.msg"`
+	Payload string `split_words:"true" file:"true" desc:"HTTP SMS gateway: body template with $ctx.num and $ctx.msg (it may carry credentials)"`
 	// SuccessCodes lists the statuses that mean "sent", comma-separated
 	// codes and classes: "200,201" or "2xx,302". Empty means any 2xx.
 	SuccessCodes string `split_words:"true" desc:"HTTP SMS gateway: status codes meaning sent, e.g. 200,201 (default: any 2xx)"`

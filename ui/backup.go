@@ -75,7 +75,7 @@ func (h *Handler) backupCodesPage(w http.ResponseWriter, r *http.Request) error 
 	if n, err := h.cfg.Flow.BackupCodesLeft(r.Context(), s.User); err == nil {
 		v.Left, v.LeftKnown = n, true
 	} else {
-		h.cfg.Log.Warn("backup codes not counted", "user", s.User.Username, "client", h.cfg.ClientAddr(r), "err", err)
+		h.cfg.Log.WarnContext(r.Context(), "backup codes not counted", "user", s.User.Username, "client", h.cfg.ClientAddr(r), "err", err)
 	}
 	h.render(w, http.StatusOK, "backupcodes", v)
 	return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/reqid"
 	"github.com/otpgate/otpgate/internal/text"
 )
 
@@ -43,11 +44,16 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 				message: []string{"otpgate could not finish this request. Please try again in a moment."},
 				next:    h.cfg.Prefix + "signin", nextLabel: "Back to sign-in", cause: err}
 		}
+		// The page shows the request's id, and this line carries it, so a
+		// user's "Reference" finds the cause.
+		ref := reqid.SetHeader(w, r)
 		if pe.cause != nil || pe.status >= 500 {
-			h.cfg.Log.Error("page error", "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r), "err", pe.cause)
+			h.cfg.Log.ErrorContext(r.Context(), "page error", "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r), "err", pe.cause)
+		} else {
+			h.cfg.Log.InfoContext(r.Context(), "page shown", "title", pe.title, "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r))
 		}
 		h.render(w, pe.status, "message", view{Prefix: h.cfg.Prefix, Title: pe.title,
-			Paragraphs: pe.message, NextURL: pe.next, NextLabel: pe.nextLabel})
+			Paragraphs: pe.message, NextURL: pe.next, NextLabel: pe.nextLabel, Reference: ref})
 	})
 }
 
@@ -157,7 +163,7 @@ func (h *Handler) expired(rd string) *pageError {
 // so its stylesheet and links must point at the portal.
 func (h *Handler) Forbidden(w http.ResponseWriter, r *http.Request, message string, onAppHost bool) {
 	v := view{Prefix: h.cfg.Prefix, Title: "Not allowed", Paragraphs: []string{message},
-		NextURL: h.cfg.Prefix + "logout", NextLabel: "Sign in as someone else"}
+		NextURL: h.cfg.Prefix + "logout", NextLabel: "Sign in as someone else", Reference: reqid.SetHeader(w, r)}
 	if onAppHost && h.cfg.PublicURL != "" {
 		v.Base = strings.TrimSuffix(h.cfg.PublicURL, "/")
 		v.NextURL = v.Base + v.NextURL

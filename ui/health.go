@@ -6,10 +6,15 @@ import (
 	"time"
 )
 
-// healthz says the process serves requests, for a liveness probe.
-func healthz(w http.ResponseWriter, _ *http.Request) {
+// healthz says the process serves requests, for a liveness probe, and
+// which release it is (Config.Version), so that a rollout can be watched.
+func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok\n"))
+	body := "ok\n"
+	if h.cfg.Version != "" {
+		body += "otpgate " + h.cfg.Version + "\n"
+	}
+	_, _ = w.Write([]byte(body))
 }
 
 // ready also asks the directory and the store (Config.Ready), so that a
@@ -19,7 +24,7 @@ func (h *Handler) ready(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if h.cfg.Ready != nil {
 		if err := h.checkReady(r.Context()); err != nil {
-			h.cfg.Log.Warn("not ready", "err", err)
+			h.cfg.Log.WarnContext(r.Context(), "not ready", "err", err)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready\n"))
 			return

@@ -43,7 +43,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 			}
 			everywhere = true
 		}
-		h.cfg.Log.Info("signed out", "user", s.User.Username, "everywhere", everywhere, "client", h.cfg.ClientAddr(r))
+		h.cfg.Log.InfoContext(r.Context(), "signed out", "user", s.User.Username, "everywhere", everywhere, "client", h.cfg.ClientAddr(r))
 	}
 	if id, err := h.pending.Read(r); err == nil {
 		h.cfg.Flow.Cancel(r.Context(), id)

@@ -59,6 +59,8 @@ type view struct {
 	Hint       string
 
 	BackupCodes bool // the code page offers "use a backup code"
+
+	Reference string // an error page's request id, for the user to quote
 }
 
 // securityHeaders are sent with every page: no scripts at all, no framing,

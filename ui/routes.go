@@ -26,6 +26,9 @@ type Config struct {
 	Redirects  RedirectPolicy                  // other hosts a sign-in may return to
 	PublicURL  string                          // the portal, for pages shown on an app's host
 	Ready      func(ctx context.Context) error // nil: always ready
+	// Version is the release /healthz names (never the commit or the Go
+	// release, which would tell an attacker more); "": not named.
+	Version string
 }
 
 // Handler serves every path under the prefix.
@@ -87,7 +90,7 @@ func New(cfg Config) (*Handler, error) {
 	h.mux.Handle("GET "+pre+"logout", h.handle(h.logoutPage))
 	h.mux.Handle("POST "+pre+"logout", h.handle(h.logout))
 	h.routeBackupCodes()
-	h.mux.HandleFunc("GET "+pre+"healthz", healthz)
+	h.mux.HandleFunc("GET "+pre+"healthz", h.healthz)
 	h.mux.HandleFunc("GET "+pre+"readyz", h.ready)
 	h.mux.Handle(pre, h.handle(func(http.ResponseWriter, *http.Request) error { return h.notFound() }))
 	// Browsers say where a form post came from; refuse cross-site posts

@@ -31,7 +31,10 @@ type Config struct {
 	PathPrefix      string        `split_words:"true" default:"/otpgate/" desc:"path prefix reserved for otpgate's own pages"`
 	ShutdownTimeout time.Duration `split_words:"true" default:"15s" desc:"how long requests in flight may finish after SIGTERM"`
 	LogLevel        string        `split_words:"true" default:"info" desc:"debug, info, warn or error"`
+	LogFormat       string        `split_words:"true" desc:"json or text (empty: text when standard error is a terminal, json otherwise)"`
+	AccessLog       bool          `split_words:"true" default:"false" desc:"log one line per request: method, host, path (never the query), status, bytes, duration, user, client, request id"`
 	MetricsAddr     string        `split_words:"true" desc:"address for Prometheus metrics at /metrics, e.g. :9090 (empty: off)"`
+	TracingEndpoint string        `split_words:"true" desc:"OpenTelemetry: OTLP/HTTP collector URL traces are sent to, e.g. http://otel-collector:4318 (empty: tracing off); OTEL_EXPORTER_OTLP_* and OTEL_TRACES_SAMPLER tune it"`
 
 	// Server limits: see "Abuse and cost limits" in the README.
 	IdleTimeout         time.Duration `split_words:"true" default:"2m" desc:"an idle keep-alive connection is closed after this long"`
@@ -162,6 +165,16 @@ func (c *Config) check() []error {
 	case "debug", "info", "warn", "error":
 	default:
 		p = append(p, problem("LOG_LEVEL", "%q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		p = append(p, problem("LOG_FORMAT", "%q: want json or text", c.LogFormat))
+	}
+	if c.TracingEndpoint != "" {
+		if u, err := url.Parse(c.TracingEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p = append(p, problem("TRACING_ENDPOINT", "%q is not an http:// or https:// URL with a host, like http://otel-collector:4318", c.TracingEndpoint))
+		}
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

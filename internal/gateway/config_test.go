@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/internal/setting"
 	"github.com/otpgate/otpgate/proxy"
 )
 
@@ -322,5 +324,62 @@ func TestIdentityAndHostSettingsAreChecked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want an error containing %q", err, tc.want)
 		}
+	}
+}
+
+// A variable holds, or may hold, a credential when its name ends in one
+// of these words or its description says so.
+var (
+	secretName = regexp.MustCompile(`_(PASSWORD|SECRET|SECRETS|TOKEN|KEY|API_KEY)$`)
+	secretDesc = regexp.MustCompile(`(?i)credential|secret|api key`)
+)
+
+// Every variable that holds or may hold a credential can be read from a
+// file (Kubernetes mounts secrets as files), so that no secret need sit
+// in the environment.
+func TestSecretsHaveFileForms(t *testing.T) {
+	t.Parallel()
+	var c Config
+	n := 0
+	for _, spec := range c.specs() {
+		for _, v := range setting.Vars(envPrefix, spec) {
+			if !secretName.MatchString(v.Key) && !secretDesc.MatchString(v.Desc) {
+				continue
+			}
+			n++
+			if !v.File {
+				t.Errorf("%s (%s) may hold a secret but has no %s_FILE form", v.Key, v.Desc, v.Key)
+			}
+		}
+	}
+	for _, name := range []string{"OTPGATE_SMS_URL_FILE", "OTPGATE_SMS2_URL_FILE", "OTPGATE_SMS_HEADERS_FILE", "OTPGATE_SMS2_HEADERS_FILE",
+		"OTPGATE_SMS_PAYLOAD_FILE", "OTPGATE_TWILIO_AUTH_TOKEN_FILE", "OTPGATE_LDAP_BIND_PASSWORD_FILE", "OTPGATE_COOKIE_SECRET_FILE"} {
+		if !slices.Contains(knownVariables(), name) {
+			t.Errorf("%s is not read", name)
+		}
+	}
+	if n < 7 {
+		t.Errorf("only %d variables look secret-bearing; the pattern misses some", n)
+	}
+}
+
+// The SMS URL, whose query often holds the gateway's password (Kannel),
+// is read from its file like any other secret.
+func TestSMSURLFromFile(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "sms-url")
+	const u = "http://127.0.0.1:13013/cgi-bin/sendsms?username=otpgate&password=kannel-secret&to=$ctx.num&text=$ctx.msg"
+	if err := os.WriteFile(file, []byte(u+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := validEnv()
+	env["OTPGATE_SMS_PROVIDER"] = "http"
+	env["OTPGATE_SMS_URL_FILE"] = file
+	cfg, err := loadConfig(setEnv(t, env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SMS.URL != u {
+		t.Fatalf("SMS_URL from file: got %q, want %q", cfg.SMS.URL, u)
 	}
 }

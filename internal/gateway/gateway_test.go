@@ -7,6 +7,7 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -138,6 +139,7 @@ type env struct {
 	config  Config
 	metrics *metrics
 	store   auth.Store
+	close   func(context.Context) // sends the spans not yet sent, closes the directory's connections
 }
 
 // echoApp answers with the request's identity headers as JSON.
@@ -208,8 +210,8 @@ func (e *env) serve(edit []func(*Config), ln net.Listener) {
 		}
 		e.t.Fatalf("assemble: %v", err)
 	}
-	e.metrics, e.store = a.metrics, a.store
-	e.t.Cleanup(a.close) // after the server's Close: cleanups run last first
+	e.metrics, e.store, e.close = a.metrics, a.store, a.close
+	e.t.Cleanup(func() { a.close(context.Background()) }) // after the server's Close: cleanups run last first
 	if ln == nil {
 		e.gw = httptest.NewTLSServer(a.handler)
 	} else {

@@ -17,11 +17,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/internal/reqid"
 	"github.com/otpgate/otpgate/internal/setting"
+	"github.com/otpgate/otpgate/internal/tracing"
+	"github.com/otpgate/otpgate/internal/version"
 	"github.com/otpgate/otpgate/proxy"
 	"github.com/otpgate/otpgate/sms"
 	"github.com/otpgate/otpgate/ui"
@@ -35,11 +37,14 @@ func Main(args, environ []string, stdout, stderr io.Writer) int {
 	return run(ctx, args, environ, stdout, stderr)
 }
 
-// Exit statuses: 2 means the configuration is wrong.
+// Exit statuses. validate uses one per stage, so a script can tell what
+// failed: 2 the configuration, 3 the directory, 4 an SMS provider.
 const (
-	exitOK     = 0
-	exitFailed = 1
-	exitConfig = 2
+	exitOK        = 0
+	exitFailed    = 1
+	exitConfig    = 2
+	exitDirectory = 3
+	exitSMS       = 4
 )
 
 // run is otpgate's whole life: it serves until ctx ends (SIGTERM), then
@@ -54,21 +59,24 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return sessionsCommand(ctx, args[1:], environ, stdout, stderr, newStore, time.Now)
 	case "serve", "demo":
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, "Usage: otpgate [demo | sessions revoke USER]\n\notpgate is configured with environment variables:")
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		_ = printUsage(tw)
-		_ = tw.Flush()
-		fmt.Fprintln(stdout, "\nA variable listed with a _FILE form may instead be read from the file that form names.")
-		fmt.Fprintln(stdout, "`otpgate demo` runs everything locally with an embedded directory and codes printed here.")
-		fmt.Fprintln(stdout, "`otpgate sessions revoke USER` ends every session of USER, through the store otpgate shares.")
+		printHelp(stdout)
 		return exitOK
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, version.Get())
+		return exitOK
+	case "secret":
+		return printSecret(stdout, stderr)
+	case "validate":
+		return validateCommand(ctx, environ, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate -help`\n", mode)
+		fmt.Fprintf(stderr, "otpgate: unknown command %q; run `otpgate help`\n", mode)
 		return exitConfig
 	}
 
 	cfg, loadErr := loadConfig(environ)
-	log := newLogger(stderr, cfg.LogLevel)
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	info := version.Get()
+	log.Info("otpgate starting", "version", info.Version, "commit", info.Commit, "go", info.Go)
 
 	var demoEnv *demoEnvironment
 	if mode == "demo" {
@@ -112,13 +120,35 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
-	err = serve(ctx, ln, a.handler, a.server, log)
-	a.close()
-	if err != nil {
+	defer a.close(context.WithoutCancel(ctx))
+	if err := serve(ctx, ln, a.handler, a.server, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// unreported returns the problems of more whose variable has none in
+// reported. The directory checks some settings again when it is made
+// (a required LDAP_URL, say), and one mistake is reported once.
+func unreported(reported, more []error) []error {
+	seen := map[string]bool{}
+	for _, err := range reported {
+		seen[variableOf(err)] = true
+	}
+	var out []error
+	for _, err := range more {
+		if !seen[variableOf(err)] {
+			out = append(out, err)
+		}
+	}
+	return out
+}
+
+// variableOf is the variable a problem names: what comes before ": ".
+func variableOf(err error) string {
+	name, _, _ := strings.Cut(err.Error(), ": ")
+	return name
 }
 
 func indent(err error) string {
@@ -143,15 +173,23 @@ func splitLines(s string) []string {
 	return append(out, s[start:])
 }
 
-// newLogger logs JSON, or text when a person is watching a terminal.
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs in format: json, text, or "" for text when a person is
+// watching a terminal and JSON otherwise. An unknown level or format is a
+// configuration problem reported elsewhere; meanwhile info and JSON.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var lv slog.Level
 	_ = lv.UnmarshalText([]byte(level))
 	opts := &slog.HandlerOptions{Level: lv}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, opts))
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
 		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
@@ -170,9 +208,11 @@ type app struct {
 	// checkDirectory compares the directory's own lockout with otpgate's
 	// and logs what is wrong; run calls it once at start-up.
 	checkDirectory func(ctx context.Context)
-	// close lets go of what the parts hold open (the directory's kept
-	// connections), once serving has stopped.
-	close func()
+	dir            *auth.LDAP
+	// close sends what tracing has not sent yet and lets go of what the
+	// parts hold open (the directory's kept connections); run calls it once
+	// serving has stopped. Calling it again does nothing more.
+	close func(ctx context.Context)
 }
 
 // assemble builds every part from cfg, gathering every problem (the
@@ -181,11 +221,20 @@ type app struct {
 func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Time) (*app, error) {
 	chk, problems := cfg.validate()
 	m := newMetrics()
+	// Every line logged with a request's context names the request's id.
+	log = slog.New(reqid.NewHandler(log.Handler()))
 
 	dir, err := auth.NewLDAP(cfg.Auth.LDAPConfig(chk.auth))
-	problems = append(problems, setting.Prefixed(envPrefix+"_", err)...)
+	problems = append(problems, unreported(problems, setting.Prefixed(envPrefix+"_", err))...)
 
-	sender, senderProblems := newSender(cfg, log, stdout, m)
+	var tr *tracing.Tracing // nil: tracing off, and nothing of it installed
+	if cfg.TracingEndpoint != "" {
+		if tr, err = tracing.New(cfg.TracingEndpoint, version.Get().Version); err != nil {
+			problems = append(problems, problem("TRACING_ENDPOINT", "%v", err))
+		}
+	}
+
+	sender, senderProblems := newSender(cfg, log, stdout, m, tr)
 	problems = append(problems, senderProblems...)
 
 	if len(problems) > 0 {
@@ -217,7 +266,20 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	}
 	flowCfg := cfg.Auth.FlowConfig(chk.auth)
 	flowCfg.Host, flowCfg.SendTimeout, flowCfg.FailureFloor, flowCfg.Observer = cfg.publicHost(), cfg.SMS.Timeout, failureFloor, m
-	flow := auth.NewFlow(dir, sender, store, codes, flowCfg, log, now)
+	var directory auth.Directory = dir
+	var upstream http.RoundTripper = proxy.NewTransport()
+	closeTracing := func(context.Context) {}
+	if tr != nil {
+		directory, upstream = tr.Directory(dir), tr.Transport(upstream)
+		closeTracing = func(ctx context.Context) {
+			ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := tr.Shutdown(ctx); err != nil {
+				log.Warn("tracing: spans not sent", "err", err)
+			}
+		}
+	}
+	flow := auth.NewFlow(directory, sender, store, codes, flowCfg, log, now)
 	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
 		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
 			"countries", chk.auth.AllowedCountries)
@@ -235,7 +297,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	trusted := chk.proxy.Trusted
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
-		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL,
+		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL, Version: version.Get().Version,
 		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: chk.redirectHosts, AllowHTTP: !cfg.Auth.Cookie.Secure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
@@ -255,7 +317,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		Upstream: chk.proxy.Upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: chk.proxy.Rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
 		IgnoreCase: chk.proxy.IgnoreCase, Hosts: appHosts(chk.proxy.Hosts, cfg.publicHost()), Identity: chk.proxy.Identity,
-		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(proxy.NewTransport())),
+		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(upstream)),
 	}, pages.CookieNames()...)
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
@@ -267,14 +329,26 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
+	handler := bodyDeadline(gw, cfg.BodyReadTimeout)
+	if tr != nil {
+		handler = tr.Handler(handler, trusted.Trusts)
+	}
+	if cfg.AccessLog {
+		handler = accessLog(handler, log, trusted.ClientIP, time.Now)
+	}
+	// Outermost, so that everything below can log with the request's id.
+	handler = reqid.Middleware(handler, trusted.Trusts)
 	ok = true
-	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), store: store,
-		checkDirectory: checkDirectory, close: func() { _ = dir.Close() }}, nil
+	return &app{handler: handler, metrics: m, server: cfg.serverSettings(m, trusted), store: store,
+		checkDirectory: checkDirectory, dir: dir, close: func(ctx context.Context) {
+			closeTracing(ctx)
+			_ = dir.Close()
+		}}, nil
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
 // order with a circuit breaker each (SMS_PROVIDERS).
-func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.Sender, []error) {
+func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics, tr *tracing.Tracing) (sms.Sender, []error) {
 	names := trimAll(cfg.SMS.Providers)
 	if len(names) == 0 {
 		names = []string{cfg.SMS.Provider}
@@ -285,7 +359,11 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 		s, errs := newProvider(name, cfg, log, stdout)
 		problems = append(problems, errs...)
 		if s != nil {
-			named = append(named, sms.Named{Name: name, Sender: m.sender(name, s)})
+			s = m.sender(name, s)
+			if tr != nil {
+				s = tr.Sender(name, s)
+			}
+			named = append(named, sms.Named{Name: name, Sender: s})
 		}
 	}
 	if len(problems) > 0 {
@@ -306,7 +384,11 @@ func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics) (sms.
 func newProvider(name string, cfg Config, log *slog.Logger, stdout io.Writer) (sms.Sender, []error) {
 	// The sms package makes its own copy of this client that never follows
 	// redirects (a 3xx is a failed send), whatever is set here.
-	client := &http.Client{Timeout: cfg.SMS.Timeout}
+	return newProviderWith(name, cfg, log, stdout, &http.Client{Timeout: cfg.SMS.Timeout})
+}
+
+// newProviderWith is newProvider sending with client.
+func newProviderWith(name string, cfg Config, log *slog.Logger, stdout io.Writer, client *http.Client) (sms.Sender, []error) {
 	switch name {
 	case "console":
 		if host, _, err := net.SplitHostPort(cfg.ListenAddr); err == nil && !isLoopback(host) {
