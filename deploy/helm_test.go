@@ -295,6 +295,22 @@ func TestHelmChart(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "sidecar, network policy with metrics",
+			values: chartValues{files: []string{sidecarValues}, set: map[string]any{"networkPolicy": map[string]any{
+				"enabled":     true,
+				"from":        []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "ingress-nginx"}}}},
+				"metricsFrom": []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "monitoring"}}}},
+			}}},
+			want:  []string{"networking.k8s.io/v1 Ingress", "networking.k8s.io/v1 NetworkPolicy", "policy/v1 PodDisruptionBudget"},
+			image: "ghcr.io/otpgate/otpgate:" + appVersion,
+			check: func(t *testing.T, c *cluster) {
+				np := objects[networkingv1.NetworkPolicy](c)[0]
+				if got := len(np.obj.Spec.Ingress); got != 2 {
+					t.Errorf("%s: ingress rules: got %d, want 2 (otpgate's port, metrics)", np.doc, got)
+				}
+			},
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -320,6 +336,28 @@ func TestHelmChart(t *testing.T) {
 			for _, pdb := range objects[policyv1.PodDisruptionBudget](c) {
 				if sel := pdb.obj.Spec.Selector; sel == nil || !selects(sel.MatchLabels, c.workloads[0].dep.Spec.Template.Labels) {
 					t.Errorf("%s: selector: got %v, want the labels of otpgate's pods", pdb.doc, sel)
+				}
+			}
+			for _, np := range objects[networkingv1.NetworkPolicy](c) {
+				w := c.workloads[0]
+				if !selects(np.obj.Spec.PodSelector.MatchLabels, w.dep.Spec.Template.Labels) {
+					t.Errorf("%s: podSelector: got %v, want the labels of otpgate's pods", np.doc, np.obj.Spec.PodSelector.MatchLabels)
+				}
+				toListen := false
+				for _, rule := range np.obj.Spec.Ingress {
+					for _, p := range rule.Ports {
+						cp, ok := 0, p.Port != nil
+						if ok {
+							cp, ok = resolvePort(w.otpgate, *p.Port)
+						}
+						if !ok {
+							t.Errorf("%s: port %v: got no such container port of otpgate, want one of %v", np.doc, p.Port, containerPorts(w.otpgate))
+						}
+						toListen = toListen || cp == w.listenPort
+					}
+				}
+				if !toListen {
+					t.Errorf("%s: got no ingress rule to otpgate's listen port %d, want one (or nothing would reach it)", np.doc, w.listenPort)
 				}
 			}
 			if !strings.Contains(notes, c.workloads[0].prefix+"healthz") {
