@@ -14,8 +14,11 @@ import (
 
 // TestIngressNginx checks the ingress-nginx external-auth annotations
 // and that Ingresses to otpgate use its listen port.
-func TestIngressNginx(t *testing.T) {
-	c := loadCluster(t)
+func TestIngressNginx(t *testing.T) { checkIngressNginx(t, loadCluster(t), true) }
+
+// checkIngressNginx checks c's Ingresses; wantAuth: c must hold one with
+// an auth-url.
+func checkIngressNginx(t *testing.T, c *cluster, wantAuth bool) {
 	const ann = "nginx.ingress.kubernetes.io/"
 	sawAuth := false
 	for _, ing := range objects[networkingv1.Ingress](c) {
@@ -90,8 +93,8 @@ func TestIngressNginx(t *testing.T) {
 			}
 		})
 	}
-	if !sawAuth {
-		t.Error("deploy/kubernetes: got no Ingress with nginx.ingress.kubernetes.io/auth-url, want the forward-auth example")
+	if wantAuth && !sawAuth {
+		t.Errorf("%s: got no Ingress with nginx.ingress.kubernetes.io/auth-url, want the forward-auth example", c.from)
 	}
 }
 

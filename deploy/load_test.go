@@ -23,6 +23,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	kjson "sigs.k8s.io/json"
@@ -50,14 +51,16 @@ const (
 // kinds are the objects the manifests may hold, by apiVersion and kind,
 // each with the type it is decoded into.
 var kinds = map[string]func() metav1.Object{
-	"v1 Namespace":                     func() metav1.Object { return new(corev1.Namespace) },
-	"v1 ConfigMap":                     func() metav1.Object { return new(corev1.ConfigMap) },
-	"v1 Secret":                        func() metav1.Object { return new(corev1.Secret) },
-	"v1 Service":                       func() metav1.Object { return new(corev1.Service) },
-	"apps/v1 Deployment":               func() metav1.Object { return new(appsv1.Deployment) },
-	"networking.k8s.io/v1 Ingress":     func() metav1.Object { return new(networkingv1.Ingress) },
-	"traefik.io/v1alpha1 Middleware":   func() metav1.Object { return new(traefikMiddleware) },
-	"traefik.io/v1alpha1 IngressRoute": func() metav1.Object { return new(traefikIngressRoute) },
+	"v1 Namespace":                       func() metav1.Object { return new(corev1.Namespace) },
+	"policy/v1 PodDisruptionBudget":      func() metav1.Object { return new(policyv1.PodDisruptionBudget) },
+	"networking.k8s.io/v1 NetworkPolicy": func() metav1.Object { return new(networkingv1.NetworkPolicy) },
+	"v1 ConfigMap":                       func() metav1.Object { return new(corev1.ConfigMap) },
+	"v1 Secret":                          func() metav1.Object { return new(corev1.Secret) },
+	"v1 Service":                         func() metav1.Object { return new(corev1.Service) },
+	"apps/v1 Deployment":                 func() metav1.Object { return new(appsv1.Deployment) },
+	"networking.k8s.io/v1 Ingress":       func() metav1.Object { return new(networkingv1.Ingress) },
+	"traefik.io/v1alpha1 Middleware":     func() metav1.Object { return new(traefikMiddleware) },
+	"traefik.io/v1alpha1 IngressRoute":   func() metav1.Object { return new(traefikIngressRoute) },
 }
 
 // identityHeaders are the headers otpgate answers forward-auth with; every
@@ -119,8 +122,8 @@ func id(o metav1.Object) string {
 	return o.GetNamespace() + "/" + o.GetName()
 }
 
-// splitDocuments splits a YAML stream at its "---" lines, dropping
-// documents with nothing but comments.
+// splitDocuments splits a file's YAML stream into its documents, and
+// wants at least one.
 func splitDocuments(t *testing.T, file string) []*doc {
 	t.Helper()
 	b, err := os.ReadFile(file)
@@ -128,6 +131,16 @@ func splitDocuments(t *testing.T, file string) []*doc {
 		t.Fatal(err)
 	}
 	name := filepath.ToSlash(filepath.Join("deploy", file)) // from the repository's root
+	docs := splitYAML(name, b)
+	if len(docs) == 0 {
+		t.Fatalf("%s: got no YAML documents, want at least one", name)
+	}
+	return docs
+}
+
+// splitYAML splits a YAML stream at its "---" lines, dropping documents
+// with nothing but comments. name is where it comes from, for messages.
+func splitYAML(name string, b []byte) []*doc {
 	var docs []*doc
 	var cur *doc
 	content := false
@@ -154,9 +167,6 @@ func splitDocuments(t *testing.T, file string) []*doc {
 		cur.raw = append(append(cur.raw, line...), '\n')
 	}
 	flush()
-	if len(docs) == 0 {
-		t.Fatalf("%s: got no YAML documents, want at least one", name)
-	}
 	return docs
 }
 
@@ -199,7 +209,13 @@ func decodeStrict(d *doc, v any) error {
 // loadManifests decodes every document of deploy/kubernetes into its type.
 func loadManifests(t *testing.T) []*doc {
 	t.Helper()
-	docs := loadFiles(t, kubernetesGlob)
+	return decodeDocs(t, loadFiles(t, kubernetesGlob))
+}
+
+// decodeDocs decodes every document into the type of its apiVersion and
+// kind, and fails on the first that does not decode strictly.
+func decodeDocs(t *testing.T, docs []*doc) []*doc {
+	t.Helper()
 	for _, d := range docs {
 		var tm metav1.TypeMeta
 		if err := yaml.Unmarshal(d.raw, &tm); err != nil {
@@ -249,14 +265,23 @@ func (w *workload) setting(t *testing.T, name string) string {
 	return configDefault(t, name)
 }
 
+// cluster is the objects of a set of files (deploy/kubernetes, or a
+// chart rendered with a set of values), named by from in messages.
 type cluster struct {
+	from      string
 	docs      []*doc
 	workloads []*workload
 }
 
 func loadCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{docs: loadManifests(t)}
+	return newCluster(t, "deploy/kubernetes", loadManifests(t))
+}
+
+// newCluster finds the otpgate workloads among decoded docs.
+func newCluster(t *testing.T, from string, docs []*doc) *cluster {
+	t.Helper()
+	c := &cluster{from: from, docs: docs}
 	for _, d := range objects[appsv1.Deployment](c) {
 		w := &workload{doc: d.doc, dep: d.obj, pod: &d.obj.Spec.Template.Spec}
 		for i := range w.pod.Containers {
@@ -273,7 +298,7 @@ func loadCluster(t *testing.T) *cluster {
 		c.workloads = append(c.workloads, w)
 	}
 	if len(c.workloads) == 0 {
-		t.Fatal("deploy/kubernetes: got no Deployment, want at least one")
+		t.Fatalf("%s: got no Deployment, want at least one", c.from)
 	}
 	return c
 }

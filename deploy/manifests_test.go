@@ -50,8 +50,9 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 // TestEnvVarsKnown checks every OTPGATE_ variable of every container (env
 // and envFrom ConfigMaps / Secrets) against gateway.Variables(): otpgate
 // refuses to start on an unknown one.
-func TestEnvVarsKnown(t *testing.T) {
-	c := loadCluster(t)
+func TestEnvVarsKnown(t *testing.T) { checkEnvVarsKnown(t, loadCluster(t)) }
+
+func checkEnvVarsKnown(t *testing.T, c *cluster) {
 	type envCase struct{ test, where, name string }
 	var cases []envCase
 	for _, w := range c.workloads {
@@ -63,7 +64,7 @@ func TestEnvVarsKnown(t *testing.T) {
 	}
 	sort.Slice(cases, func(i, j int) bool { return cases[i].test < cases[j].test })
 	if len(cases) == 0 {
-		t.Fatal("deploy/kubernetes: got no OTPGATE_ variables in any container, want some")
+		t.Fatalf("%s: got no OTPGATE_ variables in any container, want some", c.from)
 	}
 	for _, tc := range cases {
 		t.Run(tc.test, func(t *testing.T) {
@@ -81,8 +82,9 @@ func TestEnvVarsKnown(t *testing.T) {
 
 // TestOtpgateContainer checks each otpgate container against the code:
 // probes, ports, secret files, security, resources and shutdown.
-func TestOtpgateContainer(t *testing.T) {
-	c := loadCluster(t)
+func TestOtpgateContainer(t *testing.T) { checkOtpgateContainers(t, loadCluster(t)) }
+
+func checkOtpgateContainers(t *testing.T, c *cluster) {
 	checks := []struct {
 		name  string
 		check func(t *testing.T, w *workload)
@@ -175,10 +177,29 @@ func TestOtpgateContainer(t *testing.T) {
 					t.Errorf("%s: %s: volumeMount %q: got no pod volume of that name, want one", w, name, mount.Name)
 					continue
 				}
-				if vol.Secret == nil || mount.SubPath != "" {
+				if mount.SubPath != "" {
 					continue
 				}
 				key := path.Clean(strings.TrimPrefix(file, strings.TrimSuffix(mount.MountPath, "/")+"/"))
+				if p := vol.Projected; p != nil {
+					// Only Secrets' items, each at its own path.
+					var paths []string
+					for _, src := range p.Sources {
+						if src.Secret == nil {
+							continue
+						}
+						for _, it := range src.Secret.Items {
+							paths = append(paths, it.Path)
+						}
+					}
+					if !slices.Contains(paths, key) {
+						t.Errorf("%s: %s=%q: got no Secret item with path %q in projected volume %q (paths %q), want one", w, name, file, key, vol.Name, paths)
+					}
+					continue
+				}
+				if vol.Secret == nil {
+					continue
+				}
 				if len(vol.Secret.Items) > 0 {
 					found := false
 					for _, it := range vol.Secret.Items {
@@ -198,14 +219,44 @@ func TestOtpgateContainer(t *testing.T) {
 			// The files must be readable by the image's user, who owns none.
 			for _, m := range w.otpgate.VolumeMounts {
 				vol, ok := volumes[m.Name]
-				if !ok || vol.Secret == nil || vol.Secret.DefaultMode == nil {
+				if !ok {
 					continue
 				}
-				mode := *vol.Secret.DefaultMode
+				var defaultMode *int32
+				switch {
+				case vol.Secret != nil:
+					defaultMode = vol.Secret.DefaultMode
+				case vol.Projected != nil:
+					defaultMode = vol.Projected.DefaultMode
+				}
+				if defaultMode == nil {
+					continue
+				}
+				mode := *defaultMode
 				worldReadable := mode&0o004 != 0
 				groupReadable := mode&0o040 != 0 && w.pod.SecurityContext != nil && w.pod.SecurityContext.FSGroup != nil
 				if !worldReadable && !groupReadable {
 					t.Errorf("%s: volume %q defaultMode: got %#o, want a mode user %d can read (o+r, or g+r with the pod's fsGroup)", w, vol.Name, mode, imageUID)
+				}
+			}
+		}},
+		{"secrets only as files", func(t *testing.T, w *workload) {
+			// A variable otpgate may read from a file holds a secret
+			// (but for the long texts of notSecret): its value must not be
+			// in the pod's spec, nor in a ConfigMap.
+			for name := range w.env {
+				if _, fileForm := known[name+"_FILE"]; fileForm && !notSecret[name] {
+					t.Errorf("%s: %s: got the value itself, want %s_FILE naming a file mounted from a Secret", w, name, name)
+				}
+			}
+			for _, e := range w.otpgate.Env {
+				if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+					t.Errorf("%s: env %s: got valueFrom.secretKeyRef, want the secret as a file (_FILE): an environment shows in /proc and crash dumps", w, e.Name)
+				}
+			}
+			for _, from := range w.otpgate.EnvFrom {
+				if from.SecretRef != nil {
+					t.Errorf("%s: envFrom Secret %q: got a Secret as environment, want its keys as files (_FILE)", w, from.SecretRef.Name)
 				}
 			}
 		}},
@@ -310,6 +361,16 @@ func TestOtpgateContainer(t *testing.T) {
 	}
 }
 
+// notSecret are the variables with a _FILE form that need hold no secret:
+// the access rules, and the HTTP SMS provider's URL and payload, which
+// carry a credential only for some gateways (Kannel's password in the
+// URL); those give them as files, the others may give them as values.
+var notSecret = map[string]bool{
+	"OTPGATE_ACCESS_RULES": true,
+	"OTPGATE_SMS_URL":      true, "OTPGATE_SMS_PAYLOAD": true,
+	"OTPGATE_SMS2_URL": true, "OTPGATE_SMS2_PAYLOAD": true,
+}
+
 func containerPorts(ctr *corev1.Container) []string {
 	var out []string
 	for _, p := range ctr.Ports {
@@ -324,8 +385,9 @@ func containerPorts(ctr *corev1.Container) []string {
 // replaced by valid stand-ins (the Secrets hold placeholders). The
 // directory and SMS settings, which their parts check when otpgate
 // assembles them, are not checked here.
-func TestConfigValid(t *testing.T) {
-	c := loadCluster(t)
+func TestConfigValid(t *testing.T) { checkConfigValid(t, loadCluster(t)) }
+
+func checkConfigValid(t *testing.T, c *cluster) {
 	standIns := map[string]string{
 		"OTPGATE_COOKIE_SECRET_FILE": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
 		"OTPGATE_SMS_HEADERS_FILE":   "Authorization: Bearer stand-in",
@@ -361,8 +423,9 @@ func TestConfigValid(t *testing.T) {
 // TestServices checks that every Service in front of otpgate reaches
 // otpgate's container ports, and the main one its listen port: in a
 // sidecar pod, never the app's port.
-func TestServices(t *testing.T) {
-	c := loadCluster(t)
+func TestServices(t *testing.T) { checkServices(t, loadCluster(t)) }
+
+func checkServices(t *testing.T, c *cluster) {
 	for _, w := range c.workloads {
 		t.Run(id(w.dep), func(t *testing.T) {
 			svcs := c.servicesOf(w)
