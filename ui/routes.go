@@ -26,6 +26,7 @@ type Config struct {
 	Redirects  RedirectPolicy                  // other hosts a sign-in may return to
 	PublicURL  string                          // the portal, for pages shown on an app's host
 	Ready      func(ctx context.Context) error // nil: always ready
+	Now        func() time.Time                // nil: time.Now; the flow's clock, for the time left in a wait
 }
 
 // Handler serves every path under the prefix.
@@ -51,6 +52,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = RemoteHost
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	p, err := parsePages()
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/chromedp/cdproto/audits"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -172,6 +173,12 @@ func NewTab(t testing.TB, vp Viewport) *Tab {
 			return err
 		}),
 		chromedp.EmulateViewport(vp.Width, vp.Height, emulate...),
+		// Tabs of one browser are in the background but one: without
+		// this, focus and :focus-visible would differ from a real window.
+		chromedp.Func(func(ctx context.Context, tgt *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tgt, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true})
+			return err
+		}),
 	)
 	return tab
 }
