@@ -8,6 +8,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"image/png"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -348,5 +349,35 @@ func TestFavicon(t *testing.T) {
 	b.signIn(slapdtest.Alice, "/")
 	if seen := b.appSaw("/favicon.ico"); seen["path"] != "/favicon.ico" {
 		t.Errorf("with a session the app saw %v, want /favicon.ico", seen["path"])
+	}
+}
+
+// The README shows the screenshots TestBrowserSignIn makes, at the size it
+// makes them.
+func TestREADMEScreenshots(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name          string
+		width, height int
+	}{
+		{"signin-desktop.png", 1280, 800},
+		{"code-phone.png", 390 * 3, 844 * 3},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(string(readme), `src="docs/screenshots/`+tt.name+`"`) {
+			t.Errorf("README does not show docs/screenshots/%s", tt.name)
+		}
+		f, err := os.Open(filepath.Join("..", "..", "docs", "screenshots", tt.name))
+		if err != nil {
+			t.Fatalf("%v; %s=1 go test ./internal/gateway -run TestBrowserSignIn makes it", err, UpdateScreenshotsEnv)
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != tt.width || cfg.Height != tt.height {
+			t.Errorf("%s: %dx%d (%v), want a %dx%d PNG", tt.name, cfg.Width, cfg.Height, err, tt.width, tt.height)
+		}
 	}
 }
