@@ -191,7 +191,7 @@ func artifactsDir(t testing.TB) string {
 		return t.TempDir()
 	}
 	dir := filepath.Join(root, safeName.ReplaceAllString(t.Name(), "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil { //nolint:gosec // a directory the person running the tests names; the test name is made safe
 		t.Fatalf("browsertest: %v", err)
 	}
 	return dir
@@ -358,7 +358,7 @@ func (tab *Tab) Screenshot(name string) (string, []byte) {
 	tab.t.Helper()
 	png := Run(tab, chromedp.CaptureScreenshot())
 	path := filepath.Join(tab.dir, tab.viewport.Name+"-"+name+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
+	if err := os.WriteFile(path, png, 0o600); err != nil {
 		tab.t.Fatalf("browsertest: save screenshot: %v", err)
 	}
 	tab.t.Logf("screenshot: %s", path)
