@@ -35,7 +35,11 @@ func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int,
 	if flow.Alphanumeric() {
 		v.InputMode = "text"
 	}
-	if v.CanResend && cfg.ResendCooldown > 0 {
+	// During the cooldown the button is there but disabled, with the time
+	// left: pages carry no script, so it cannot count down by itself.
+	if next := flow.NextSendAt(p); v.CanResend && h.cfg.Now().Before(next) {
+		v.ResendWait = "You can ask for a new code " + h.timeLeft(next) + ". Reload this page then."
+	} else if v.CanResend && cfg.ResendCooldown > 0 {
 		v.ResendHint = "You can ask for a new code " + text.HumanDuration(cfg.ResendCooldown) + " after the last one."
 	}
 	h.render(w, status, "code", v)

@@ -13,8 +13,36 @@ func TestCodePage(t *testing.T) {
 	p.password("alice", "alice-pw")
 	pg := p.get("code")
 	for _, want := range []string{"We sent a code to <strong>+1 ••• ••• 0006</strong>. It expires in 5 minutes.",
-		`inputmode="numeric"`, "Send a new code", "You can ask for a new code 30 seconds after the last one."} {
+		`inputmode="numeric"`, `autocomplete="one-time-code"`, `<label for="code">`} {
 		p.want(pg, http.StatusOK, want)
+	}
+}
+
+// "Send a new code" is disabled, saying for how long, while the cooldown
+// runs, and offered once it is over.
+func TestCodePageResendCooldown(t *testing.T) {
+	p := newPortal(t, flowConfig(), nil) // a 30 s cooldown
+	p.password("alice", "alice-pw")
+	tests := []struct {
+		after    time.Duration // since the second the code was sent in
+		want     string
+		disabled bool
+	}{
+		{time.Second, "You can ask for a new code in 29 seconds. Reload this page then.", true},
+		{15*time.Second + 500*time.Millisecond, "You can ask for a new code in 15 seconds.", true},
+		{29 * time.Second, "You can ask for a new code in 1 second.", true},
+		{30 * time.Second, "You can ask for a new code 30 seconds after the last one.", false},
+	}
+	start := p.clock.Now().Truncate(time.Second) // sign-ins note the second of a send
+	for _, tt := range tests {
+		p.clock.AdvanceTo(start.Add(tt.after))
+		pg := p.get("code")
+		p.want(pg, http.StatusOK, tt.want)
+		disabled := strings.Contains(pg.body, `<button type="submit" class="link" disabled aria-describedby="resend-wait">Send a new code</button>`)
+		enabled := strings.Contains(pg.body, `<button type="submit" class="link">Send a new code</button>`)
+		if disabled != tt.disabled || enabled == tt.disabled {
+			t.Errorf("%v after the send: got disabled %t, enabled %t; want disabled %t", tt.after, disabled, enabled, tt.disabled)
+		}
 	}
 }
 
@@ -90,7 +118,7 @@ func TestResend(t *testing.T) {
 	p.get("code")
 	first := p.lastCode()
 
-	p.want(p.post("code/resend", url.Values{}), http.StatusTooManyRequests, "A code was sent only a moment ago. You can ask for a new one after ")
+	p.want(p.post("code/resend", url.Values{}), http.StatusTooManyRequests, "A code was sent only a moment ago. You can ask for a new one in 30 seconds.")
 	if got := len(p.sms.Sent()); got != 1 {
 		t.Errorf("within the cooldown: got %d SMS, want 1", got)
 	}

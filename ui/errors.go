@@ -78,23 +78,22 @@ func (h *Handler) flowError(err error, rd string) error {
 	switch {
 	case errors.As(err, &locked):
 		return &pageError{status: http.StatusTooManyRequests, title: "Account locked",
-			message: []string{"There were too many wrong passwords or codes for this account, so it is locked until " +
-				clock(locked.Until) + ".", "Please try again after that. If it was not you, tell your IT support."},
+			message: []string{"There were too many wrong passwords or codes for this account, so it is locked for now.",
+				"Please try again " + h.timeLeft(locked.Until) + ". If it was not you, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.As(err, &addressLimited):
 		return &pageError{status: http.StatusTooManyRequests, title: "Too many wrong passwords",
-			message: []string{"There were too many wrong passwords from your network address, so sign-in from it is paused until " +
-				clock(addressLimited.Until) + ".", "Please try again after that. If this keeps happening, tell your IT support."},
+			message: []string{"There were too many wrong passwords from your network address, so sign-in from it is paused for now.",
+				"Please try again " + h.timeLeft(addressLimited.Until) + ". If this keeps happening, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.As(err, &limited) && limited.Limit == auth.LimitCooldown:
 		return &pageError{status: http.StatusTooManyRequests, title: "Please wait a moment",
-			message: []string{"A code was sent only a moment ago. You can ask for a new one after " + clock(limited.Until) + "."},
+			message: []string{"A code was sent only a moment ago. You can ask for a new one " + h.timeLeft(limited.Until) + "."},
 			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
 	case errors.As(err, &limited) && limited.Limit == auth.LimitCountry:
 		return &pageError{status: http.StatusForbidden, title: "Codes cannot be sent to this number",
-			message: []string{"Sign-in codes are not sent to phone numbers in your number's country.",
-				"Ask an administrator to check the mobile number on your account."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+			message: []string{"Sign-in codes are not sent to phone numbers of its country. Ask an administrator to check the mobile number on your account."},
+			next:    h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.As(err, &limited) && limited.Limit == auth.LimitPerSignIn:
 		return &pageError{status: http.StatusTooManyRequests, title: "No more codes for this sign-in",
 			message: []string{"As many codes as allowed were already sent for this sign-in. Use the last code you received, or sign in again."},
@@ -102,7 +101,7 @@ func (h *Handler) flowError(err error, rd string) error {
 	case errors.As(err, &limited):
 		return &pageError{status: http.StatusTooManyRequests, title: "Too many codes sent",
 			message: []string{"Too many sign-in codes were sent recently, so no new one was sent.",
-				"Please try again after " + clock(limited.Until) + ". If this keeps happening, tell your IT support."},
+				"Please try again " + h.timeLeft(limited.Until) + ". If this keeps happening, tell your IT support."},
 			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
 		return &pageError{status: http.StatusServiceUnavailable, title: "Sign-in is unavailable",
@@ -111,9 +110,8 @@ func (h *Handler) flowError(err error, rd string) error {
 			next: h.SignInURL(rd), nextLabel: "Try again"}
 	case errors.Is(err, auth.ErrMobileRefused):
 		return &pageError{status: http.StatusForbidden, title: "Your mobile number cannot be used",
-			message: []string{"Your password is right, but sign-in codes cannot be sent to the mobile number on your account.",
-				"Ask an administrator to check the mobile number on your account, then sign in again."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+			message: []string{"Your password is right. Ask an administrator to check the mobile number on your account, then sign in again."},
+			next:    h.SignInURL(rd), nextLabel: "Back to sign-in"}
 	case errors.Is(err, auth.ErrNoMobile):
 		return &pageError{status: http.StatusForbidden, title: "No mobile number on file",
 			message: []string{"Your password is right, but your account has no mobile number to send a sign-in code to.",
@@ -142,13 +140,11 @@ func (h *Handler) flowError(err error, rd string) error {
 	return err
 }
 
-// clock writes t for a person: the time of day in UTC and how far off.
-func clock(t time.Time) string {
-	left := time.Until(t).Round(time.Second)
-	if left < 0 {
-		left = 0
-	}
-	return fmt.Sprintf("%s UTC (in %s)", t.UTC().Format("15:04:05"), text.HumanDuration(left.Round(time.Minute)))
+// timeLeft says when t comes, as the time left from now ("in 45
+// seconds"): a clock time means little to a user, whose time zone the
+// server does not know.
+func (h *Handler) timeLeft(t time.Time) string {
+	return "in " + text.TimeLeft(t.Sub(h.cfg.Now()))
 }
 
 func (h *Handler) expired(rd string) *pageError {

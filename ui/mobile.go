@@ -30,6 +30,9 @@ func (h *Handler) renderMobile(w http.ResponseWriter, r *http.Request, status in
 	if region := h.cfg.Flow.Config().DefaultRegion; region != "" {
 		hint = "Numbers without a country code are read as " + region + " numbers; for another country, start with + and its code."
 	}
+	if msg != "" {
+		hint = "" // the error says what to do: the number is not described twice
+	}
 	h.render(w, status, "mobile", view{Prefix: h.cfg.Prefix, Title: "Add your mobile number",
 		CSRF: tok, Mobile: typed, Error: msg, Hint: hint})
 	return nil

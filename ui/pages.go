@@ -10,6 +10,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 //go:embed templates/*.html
@@ -56,6 +57,7 @@ type view struct {
 	NextLabel  string
 	CanResend  bool
 	ResendHint string
+	ResendWait string // the cooldown runs: why "Send a new code" is disabled
 	Hint       string
 
 	BackupCodes bool // the code page offers "use a backup code"
@@ -106,6 +108,18 @@ func (h *Handler) renderFrom(w http.ResponseWriter, status int, name string, v a
 	_, _ = w.Write(buf.Bytes())
 }
 
+// Favicon serves otpgate's icon at any path, for /favicon.ico outside the
+// prefix: browsers ask for it whatever a page links to, and without a
+// session it would be answered with a sign-in.
+func Favicon() http.Handler {
+	static := staticHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.Clone(r.Context())
+		r.URL.Path, r.URL.RawPath = "/favicon.ico", ""
+		static.ServeHTTP(w, r)
+	})
+}
+
 func staticHandler() http.Handler {
 	sub, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -115,6 +129,10 @@ func staticHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "public, max-age=3600")
+		if strings.HasSuffix(r.URL.Path, ".ico") {
+			// Not left to the system's MIME table, which names it differently.
+			w.Header().Set("Content-Type", "image/x-icon")
+		}
 		files.ServeHTTP(w, r)
 	})
 }

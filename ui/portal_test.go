@@ -70,7 +70,7 @@ func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Prefix: prefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log, Ready: ready})
+	h, err := New(Config{Prefix: prefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log, Ready: ready, Now: p.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ type Config struct {
 	// Version is the release /healthz names (never the commit or the Go
 	// release, which would tell an attacker more); "": not named.
 	Version string
+	Now     func() time.Time // nil: time.Now; the flow's clock, for the time left in a wait
 }
 
 // Handler serves every path under the prefix.
@@ -54,6 +55,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.ClientAddr == nil {
 		cfg.ClientAddr = RemoteHost
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	p, err := parsePages()
 	if err != nil {

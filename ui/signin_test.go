@@ -44,7 +44,7 @@ func TestPasswordStep(t *testing.T) {
 		{name: "empty password", username: "alice",
 			wantStatus: http.StatusBadRequest, wantText: "Enter your username and your password."},
 		{name: "locked", wrongFirst: 5, username: "alice", password: "alice-pw",
-			wantStatus: http.StatusTooManyRequests, wantText: "it is locked until"},
+			wantStatus: http.StatusTooManyRequests, wantText: "it is locked for now."},
 		{name: "the wrong password that locks", wrongFirst: 4, username: "alice", password: "guess",
 			wantStatus: http.StatusTooManyRequests, wantText: "Account locked"},
 	}

@@ -117,7 +117,7 @@ func TestWrongPasswordsLimitedPerAddress(t *testing.T) {
 	// The fifth try from that address is refused, right password or not,
 	// and X-Forwarded-For from an address that is not a trusted proxy
 	// does not change whose address it is.
-	if r := b.passwordWith(usUser(5).Username, usUser(5).Password, "X-Forwarded-For", "198.51.100.7"); !isAddressLimited(r) || !strings.Contains(r.body, "(in 15 minutes)") {
+	if r := b.passwordWith(usUser(5).Username, usUser(5).Password, "X-Forwarded-For", "198.51.100.7"); !isAddressLimited(r) || !strings.Contains(r.body, "Please try again in 15 minutes.") {
 		t.Fatalf("fifth try from 127.0.0.2: %d, want 429 Too many wrong passwords, for 15 minutes:\n%s", r.status, r.body)
 	}
 	// Through the trusted proxy, each client is its own address.

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
+	"github.com/otpgate/otpgate/internal/browsertest"
 )
 
 // TestMain lets a test run otpgate's real Main in a child process, so
@@ -25,7 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("GO_WANT_OTPGATE_MAIN") == "1" {
 		os.Exit(Main(nil, os.Environ(), os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	browsertest.Close() // the one Chromium of the browser tests
+	os.Exit(code)
 }
 
 // TestSIGTERMDrainsRequestsInFlight sends SIGTERM while a request is in

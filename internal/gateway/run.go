@@ -297,7 +297,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	trusted := chk.proxy.Trusted
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
-		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL, Version: version.Get().Version,
+		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL, Version: version.Get().Version, Now: now,
 		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: chk.redirectHosts, AllowHTTP: !cfg.Auth.Cookie.Secure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
@@ -329,7 +329,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
-	handler := bodyDeadline(gw, cfg.BodyReadTimeout)
+	handler := bodyDeadline(favicon(gw, sessions), cfg.BodyReadTimeout)
 	if tr != nil {
 		handler = tr.Handler(handler, trusted.Trusts)
 	}
@@ -491,4 +491,21 @@ func serve(ctx context.Context, ln net.Listener, h http.Handler, s serverSetting
 		return err
 	}
 	return nil
+}
+
+// favicon answers /favicon.ico with otpgate's icon for a browser without a
+// session: browsers ask for it on every page, the sign-in pages too, and
+// it needs no sign-in. With a session the request goes on as any other,
+// so an app behind otpgate keeps its own icon.
+func favicon(next http.Handler, sessions *auth.Sessions) http.Handler {
+	icon := ui.Favicon()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/favicon.ico" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			if _, err := sessions.Load(r); err != nil {
+				icon.ServeHTTP(w, r)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
