@@ -110,9 +110,9 @@ var (
 
 // checked is what the parts' settings say, parsed and checked.
 type checked struct {
-	auth          auth.Checked
-	proxy         proxy.Checked
-	ui            ui.Checked
+	auth  auth.Checked
+	proxy proxy.Checked
+	ui    ui.Checked
 }
 
 // validate checks every setting, each part its own, and reports every
