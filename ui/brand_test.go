@@ -30,8 +30,8 @@ func brandedPortal(t *testing.T, c Checked) *portal {
 // title; without one the wording is neutral, naming no product.
 func TestBrandName(t *testing.T) {
 	tests := []struct {
-		name, brand, lang, path   string
-		wantHeading, wantTitle string
+		name, brand, lang, path string
+		wantHeading, wantTitle  string
 	}{
 		{"sign-in", "Acme", "en", "signin", "<h1>Sign in to Acme</h1>", "<title>Sign in to Acme</title>"},
 		{"sign-in in German", "Acme", "de", "signin", "<h1>Bei Acme anmelden</h1>", "<title>Bei Acme anmelden</title>"},
