@@ -560,18 +560,26 @@ func TestFlowMessage(t *testing.T) {
 		host        string
 		originBound bool
 		want        string
+		wording     *Wording // the pages' language, as ui sets it
 	}{
-		{"code alone", "{code}", "", false, "123456"},
+		{"code alone", "{code}", "", false, "123456", nil},
 		{"host and ttl", "{code} signs you in to {host}; it expires in {ttl}.", "sso.example.org", false,
-			"123456 signs you in to sso.example.org; it expires in 5 minutes."},
-		{"origin-bound", "Code {code}", "sso.example.org", true, "Code 123456\n\n@sso.example.org #123456"},
-		{"origin-bound needs a host", "Code {code}", "", true, "Code 123456"},
+			"123456 signs you in to sso.example.org; it expires in 5 minutes.", nil},
+		{"origin-bound", "Code {code}", "sso.example.org", true, "Code 123456\n\n@sso.example.org #123456", nil},
+		{"origin-bound needs a host", "Code {code}", "", true, "Code 123456", nil},
+		{"wording of the request", "{code}", "sso.example.org", true,
+			"Ihr Code: 123456, gültig 5 Minuten (sso.example.org)\n\n@sso.example.org #123456",
+			&Wording{Template: "Ihr Code: {code}, gültig {ttl} ({host})", TTL: "5 Minuten"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := testFlowConfig()
 			cfg.Message, cfg.Host, cfg.OriginBound = tc.message, tc.host, tc.originBound
 			h := newFlowHarness(t, cfg, newMemDirectory())
-			if got := h.message("123456"); got != tc.want {
+			ctx := t.Context()
+			if tc.wording != nil {
+				ctx = WithWording(ctx, *tc.wording)
+			}
+			if got := h.message(ctx, "123456"); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}
 		})

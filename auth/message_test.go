@@ -3,6 +3,8 @@ package auth
 import (
 	"testing"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/text"
 )
 
 func TestRenderMessage(t *testing.T) {
@@ -20,7 +22,7 @@ func TestRenderMessage(t *testing.T) {
 		{"{CODE} {ttl", "1", time.Minute, "{CODE} {ttl"},
 	}
 	for _, tt := range tests {
-		if got := renderMessage(tt.tmpl, tt.code, tt.ttl); got != tt.want {
+		if got := renderMessage(tt.tmpl, tt.code, text.HumanDuration(tt.ttl)); got != tt.want {
 			t.Errorf("renderMessage(%q, %q, %v): got %q, want %q", tt.tmpl, tt.code, tt.ttl, got, tt.want)
 		}
 	}

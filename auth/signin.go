@@ -406,7 +406,7 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 	sendCtx, cancel := context.WithTimeout(ctx, f.cfg.SendTimeout)
 	defer cancel()
 	sendStart := time.Now()
-	if err := f.sender.Send(sendCtx, p.User.Mobile, f.message(code)); err != nil {
+	if err := f.sender.Send(sendCtx, p.User.Mobile, f.message(ctx, code)); err != nil {
 		f.refund(ctx, charge) // an error means not sent (sms.Sender)
 		if p.Sends == 1 {
 			// An unsent first code must not leave a sign-in waiting for it.
@@ -419,9 +419,10 @@ func (f *Flow) sendCode(ctx context.Context, p *Pending, region, client string, 
 	return nil
 }
 
-// message renders the SMS text for code.
-func (f *Flow) message(code string) string {
-	msg := strings.ReplaceAll(renderMessage(f.cfg.Message, code, f.cfg.CodeTTL), "{host}", f.cfg.Host)
+// message renders the SMS text for code, in the wording ctx carries.
+func (f *Flow) message(ctx context.Context, code string) string {
+	w := f.wording(ctx)
+	msg := strings.ReplaceAll(renderMessage(w.Template, code, w.TTL), "{host}", f.cfg.Host)
 	if f.cfg.OriginBound && f.cfg.Host != "" {
 		// The origin-bound format (WICG sms-one-time-codes): browsers offer
 		// to fill the code only on this host, which defeats phishing pages.

@@ -9,25 +9,24 @@ import (
 // accountStateMessage is what a user is told when the directory refused
 // their right password for their account's state: what is true, and what
 // they can do. It names no password as wrong.
-func accountStateMessage(e *auth.AccountStateError) (title, msg string) {
+func accountStateMessage(e *auth.AccountStateError) (title, text msg) {
 	switch e.State {
 	case auth.AccountDisabled:
-		return "Your account is disabled", "Your account is disabled. Ask your administrator to enable it."
+		return m("AccountDisabledTitle"), m("AccountDisabled")
 	case auth.AccountExpired:
-		return "Your account has expired", "Your account has expired. Ask your administrator to extend it."
+		return m("AccountExpiredTitle"), m("AccountExpired")
 	case auth.AccountLockedInDir:
-		return "Your account is locked", "Your account is locked in the directory, after too many wrong passwords. " +
-			"Wait for the lock to end, or ask your administrator to unlock it."
+		return m("AccountLockedInDirTitle"), m("AccountLockedInDir")
 	case auth.PasswordMustChange:
 		if e.ChangeURL != "" {
-			return "Change your password", "You must change your password before you sign in: change it at " + e.ChangeURL + ", then sign in again."
+			return m("ChangePasswordTitle"), m("MustChangePasswordAt", "URL", e.ChangeURL)
 		}
-		return "Change your password", "You must change your password before you sign in. Change it, then sign in again."
+		return m("ChangePasswordTitle"), m("MustChangePassword")
 	default: // auth.PasswordExpired
 		if e.ChangeURL != "" {
-			return "Your password has expired", "Your password has expired: change it at " + e.ChangeURL + ", then sign in again."
+			return m("PasswordExpiredTitle"), m("PasswordExpiredAt", "URL", e.ChangeURL)
 		}
-		return "Your password has expired", "Your password has expired. Change it, then sign in again."
+		return m("PasswordExpiredTitle"), m("PasswordExpired")
 	}
 }
 
@@ -35,10 +34,10 @@ func accountStateMessage(e *auth.AccountStateError) (title, msg string) {
 // account's state: the sign-in page with the message, or, when the user
 // can change their password, a page with a link to do so.
 func (h *Handler) accountState(w http.ResponseWriter, r *http.Request, rd, username string, e *auth.AccountStateError) error {
-	title, msg := accountStateMessage(e)
+	title, text := accountStateMessage(e)
 	if e.ChangeURL != "" && (e.State == auth.PasswordExpired || e.State == auth.PasswordMustChange) {
-		return &pageError{status: http.StatusForbidden, title: title, message: []string{msg},
-			next: e.ChangeURL, nextLabel: "Change your password", cause: e}
+		return &pageError{status: http.StatusForbidden, title: title, message: []msg{text},
+			next: e.ChangeURL, nextLabel: m("ChangePasswordTitle"), cause: e}
 	}
-	return h.renderSignIn(w, r, http.StatusForbidden, rd, username, msg)
+	return h.renderSignIn(w, r, http.StatusForbidden, rd, username, text)
 }

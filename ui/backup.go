@@ -2,7 +2,6 @@ package ui
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/otpgate/otpgate/auth"
@@ -50,10 +49,9 @@ func (h *Handler) twoFactorSession(w http.ResponseWriter, r *http.Request) (auth
 		return auth.Session{}, false, nil
 	}
 	if s.Factors < 2 {
-		return auth.Session{}, false, &pageError{status: http.StatusForbidden, title: "A two-factor sign-in is needed",
-			message: []string{"Backup codes stand in for the code sent to your phone, so they can only be made after signing in with your password and such a code.",
-				"You signed in with your password alone, so you cannot make backup codes."},
-			next: "/", nextLabel: "Back to the app"}
+		return auth.Session{}, false, &pageError{status: http.StatusForbidden, title: m("TwoFactorNeededTitle"),
+			message: []msg{m("TwoFactorNeeded"), m("PasswordOnlySession")},
+			next:    "/", nextLabel: m("BackToApp")}
 	}
 	return s, true, nil
 }
@@ -70,7 +68,8 @@ func (h *Handler) backupCodesPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	v := backupView{view: view{Prefix: h.cfg.Prefix, Title: "Backup codes", CSRF: tok, User: s.User.Username}}
+	v := backupView{view: h.view(r)}
+	v.Title, v.CSRF, v.User = v.T("BackupCodesTitle"), tok, s.User.Username
 	// The count only informs; the page works without it.
 	if n, err := h.cfg.Flow.BackupCodesLeft(r.Context(), s.User); err == nil {
 		v.Left, v.LeftKnown = n, true
@@ -96,10 +95,9 @@ func (h *Handler) generateBackupCodes(w http.ResponseWriter, r *http.Request) er
 	if err != nil {
 		// ReplaceBackupCodes is one modify request, applied whole or not
 		// at all: whatever failed, the earlier codes are unchanged.
-		pe := &pageError{status: http.StatusInternalServerError, title: "No new backup codes were made",
-			message: []string{"The new codes could not be saved in the user directory. Your earlier backup codes, if you had any, still work.",
-				"Please try again later. If this keeps happening, tell your IT support."},
-			next: h.cfg.Prefix + "backup-codes", nextLabel: "Back to backup codes", cause: err}
+		pe := &pageError{status: http.StatusInternalServerError, title: m("BackupCodesNotMadeTitle"),
+			message: []msg{m("BackupCodesNotMade"), m("TryAgainSupport")},
+			next:    h.cfg.Prefix + "backup-codes", nextLabel: m("BackToBackupCodes"), cause: err}
 		if errors.Is(err, auth.ErrDirectoryUnavailable) {
 			pe.status = http.StatusServiceUnavailable
 		}
@@ -111,9 +109,9 @@ func (h *Handler) generateBackupCodes(w http.ResponseWriter, r *http.Request) er
 	}
 	// The page renderer sends Cache-Control: no-store, so the codes stay
 	// out of the browser's cache and history.
-	h.render(w, http.StatusOK, "backupcodes", backupView{
-		view:  view{Prefix: h.cfg.Prefix, Title: "Your new backup codes", CSRF: tok, User: s.User.Username},
-		Codes: codes})
+	v := backupView{view: h.view(r), Codes: codes}
+	v.Title, v.CSRF, v.User = v.T("NewBackupCodesTitle"), tok, s.User.Username
+	h.render(w, http.StatusOK, "backupcodes", v)
 	return nil
 }
 
@@ -125,16 +123,17 @@ func (h *Handler) backupPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return h.renderBackupForm(w, r, http.StatusOK, p, "")
+	return h.renderBackupForm(w, r, http.StatusOK, p, msg{})
 }
 
-func (h *Handler) renderBackupForm(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, msg string) error {
+func (h *Handler) renderBackupForm(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, problem msg) error {
 	tok, err := h.csrfToken(w, r)
 	if err != nil {
 		return err
 	}
-	h.render(w, status, "backup", backupView{view: view{Prefix: h.cfg.Prefix, Title: "Use a backup code",
-		CSRF: tok, Redirect: p.Redirect, Error: msg}})
+	v := backupView{view: h.view(r)}
+	v.Title, v.CSRF, v.Redirect, v.Error = v.T("BackupTitle"), tok, p.Redirect, problem.in(v.L)
+	h.render(w, status, "backup", v)
 	return nil
 }
 
@@ -158,8 +157,7 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 		if lerr != nil {
 			return lerr
 		}
-		return h.renderBackupForm(w, r, http.StatusUnauthorized, cur,
-			fmt.Sprintf("That backup code is not right, or it was used already. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")))
+		return h.renderBackupForm(w, r, http.StatusUnauthorized, cur, m("BackupWrong", "Count", wrong.Left))
 	case errors.Is(err, auth.ErrTooManyAttempts):
 		return h.signInEnded(w)
 	case errors.As(err, &justUsed):
@@ -167,19 +165,18 @@ func (h *Handler) backup(w http.ResponseWriter, r *http.Request) error {
 		// sign-in with the same code; if it was this browser, it holds
 		// the session and the link goes on to the app.
 		h.pending.Clear(w)
-		return &pageError{status: http.StatusConflict, title: "This backup code was just used",
-			message: []string{"This backup code finished this sign-in a moment ago, from this or another window, so it cannot be used again; this try did not count as a wrong code."},
-			next:    h.SignInURL(h.cfg.Redirects.Safe(justUsed.Redirect)), nextLabel: "Continue"}
+		return &pageError{status: http.StatusConflict, title: m("BackupJustUsedTitle"),
+			message: []msg{m("BackupJustUsed")},
+			next:    h.SignInURL(h.cfg.Redirects.Safe(justUsed.Redirect)), nextLabel: m("Continue")}
 	case errors.Is(err, auth.ErrSignInExpired):
 		h.pending.Clear(w)
 		return h.expired("")
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
 		// The try was given back and the code is unspent; the sign-in
 		// stays, so the user can simply send it again.
-		return &pageError{status: http.StatusServiceUnavailable, title: "Your backup code could not be checked",
-			message: []string{"otpgate cannot reach the user directory right now. Your backup code was not used up, and this try did not count.",
-				"Please try again in a minute."},
-			next: h.cfg.Prefix + "backup", nextLabel: "Try again", cause: err}
+		return &pageError{status: http.StatusServiceUnavailable, title: m("BackupUncheckedTitle"),
+			message: []msg{m("BackupUnchecked"), m("TryAgainInAMinute")},
+			next:    h.cfg.Prefix + "backup", nextLabel: m("TryAgain"), cause: err}
 	case err != nil:
 		h.pending.Clear(w)
 		return h.flowError(err, "")

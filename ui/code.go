@@ -2,11 +2,9 @@ package ui
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/otpgate/otpgate/auth"
-	"github.com/otpgate/otpgate/internal/text"
 )
 
 // codePage asks for the code sent by SMS.
@@ -19,28 +17,29 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.cfg.Prefix+"mobile", http.StatusSeeOther)
 		return nil
 	}
-	return h.renderCode(w, r, http.StatusOK, p, "", "")
+	return h.renderCode(w, r, http.StatusOK, p, msg{}, msg{})
 }
 
-func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, msg, notice string) error {
+func (h *Handler) renderCode(w http.ResponseWriter, r *http.Request, status int, p auth.Pending, problem, notice msg) error {
 	tok, err := h.csrfToken(w, r)
 	if err != nil {
 		return err
 	}
 	flow := h.cfg.Flow
 	cfg := flow.Config()
-	v := view{Prefix: h.cfg.Prefix, Title: "Enter your code", CSRF: tok,
-		Redirect: p.Redirect, Mobile: p.MaskedMobile(cfg.MaskVisible), TTL: text.HumanDuration(cfg.CodeTTL),
-		InputMode: "numeric", Error: msg, Notice: notice, CanResend: flow.CanResend(p), BackupCodes: flow.BackupCodesEnabled()}
+	v := h.view(r)
+	v.Title, v.CSRF, v.Redirect, v.Mobile, v.TTL = v.T("CodeTitle"), tok, p.Redirect, p.MaskedMobile(cfg.MaskVisible), v.L.Duration(cfg.CodeTTL)
+	v.InputMode, v.Error, v.Notice = "numeric", problem.in(v.L), notice.in(v.L)
+	v.CanResend, v.BackupCodes = flow.CanResend(p), flow.BackupCodesEnabled()
 	if flow.Alphanumeric() {
 		v.InputMode = "text"
 	}
 	// During the cooldown the button is there but disabled, with the time
 	// left: pages carry no script, so it cannot count down by itself.
 	if next := flow.NextSendAt(p); v.CanResend && h.cfg.Now().Before(next) {
-		v.ResendWait = "You can ask for a new code " + h.timeLeft(next) + ". Reload this page then."
+		v.ResendWait = v.T("ResendWait", "Until", h.left(next))
 	} else if v.CanResend && cfg.ResendCooldown > 0 {
-		v.ResendHint = "You can ask for a new code " + text.HumanDuration(cfg.ResendCooldown) + " after the last one."
+		v.ResendHint = v.T("ResendHint", "Wait", cfg.ResendCooldown)
 	}
 	h.render(w, status, "code", v)
 	return nil
@@ -64,7 +63,7 @@ func (h *Handler) code(w http.ResponseWriter, r *http.Request) error {
 		if lerr != nil {
 			return lerr
 		}
-		return h.renderCode(w, r, http.StatusUnauthorized, cur, fmt.Sprintf("That code is not right. You have %d %s left.", wrong.Left, plural(wrong.Left, "try", "tries")), "")
+		return h.renderCode(w, r, http.StatusUnauthorized, cur, m("CodeWrong", "Count", wrong.Left), msg{})
 	case errors.Is(err, auth.ErrTooManyAttempts):
 		return h.signInEnded(w)
 	case errors.Is(err, auth.ErrSignInExpired):
@@ -89,17 +88,9 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.cfg.Flow.Resend(r.Context(), id, h.cfg.ClientAddr(r))
+	p, err := h.cfg.Flow.Resend(h.smsContext(r, h.catalog.For(r)), id, h.cfg.ClientAddr(r))
 	if err != nil {
 		return h.flowError(err, "")
 	}
-	return h.renderCode(w, r, http.StatusOK, p, "", "A new code is on its way. The earlier code no longer works.")
-}
-
-// plural picks the word for n things: "1 try", "2 tries".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
+	return h.renderCode(w, r, http.StatusOK, p, msg{}, m("NewCodeSent"))
 }

@@ -9,25 +9,43 @@ import (
 
 	"github.com/otpgate/otpgate/auth"
 	"github.com/otpgate/otpgate/internal/reqid"
-	"github.com/otpgate/otpgate/internal/text"
 )
+
+// msg is a catalogue message and its arguments (see Localizer.T), written
+// in the user's language when the page is rendered; raw is text from
+// elsewhere, shown as it is.
+type msg struct {
+	id   string
+	args []any
+	raw  string
+}
+
+// m is the catalogue's message id with args, pairs of a name and a value.
+func m(id string, args ...any) msg { return msg{id: id, args: args} }
+
+func (x msg) in(l *Localizer) string {
+	if x.id == "" {
+		return x.raw
+	}
+	return l.T(x.id, x.args...)
+}
 
 // pageError is what a handler returns when the user must be told something
 // went wrong: a status and words for the user, and a cause for the log only.
 type pageError struct {
 	status    int
-	title     string
-	message   []string
+	title     msg
+	message   []msg
 	next      string
-	nextLabel string
+	nextLabel msg
 	cause     error
 }
 
 func (e *pageError) Error() string {
 	if e.cause != nil {
-		return fmt.Sprintf("%s: %v", e.title, e.cause)
+		return fmt.Sprintf("%s: %v", e.title.id, e.cause)
 	}
-	return e.title
+	return e.title.id
 }
 
 // handle adapts a handler that returns an error, so that handlers stay
@@ -40,9 +58,8 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 		}
 		var pe *pageError
 		if !errors.As(err, &pe) {
-			pe = &pageError{status: http.StatusInternalServerError, title: "Something went wrong",
-				message: []string{"otpgate could not finish this request. Please try again in a moment."},
-				next:    h.cfg.Prefix + "signin", nextLabel: "Back to sign-in", cause: err}
+			pe = &pageError{status: http.StatusInternalServerError, title: m("ErrorTitle"),
+				message: []msg{m("ErrorText")}, next: h.cfg.Prefix + "signin", nextLabel: m("BackToSignIn"), cause: err}
 		}
 		// The page shows the request's id, and this line carries it, so a
 		// user's "Reference" finds the cause.
@@ -50,24 +67,28 @@ func (h *Handler) handle(fn func(http.ResponseWriter, *http.Request) error) http
 		if pe.cause != nil || pe.status >= 500 {
 			h.cfg.Log.ErrorContext(r.Context(), "page error", "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r), "err", pe.cause)
 		} else {
-			h.cfg.Log.InfoContext(r.Context(), "page shown", "title", pe.title, "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r))
+			h.cfg.Log.InfoContext(r.Context(), "page shown", "title", pe.title.id, "path", r.URL.Path, "status", pe.status, "client", h.cfg.ClientAddr(r))
 		}
-		h.render(w, pe.status, "message", view{Prefix: h.cfg.Prefix, Title: pe.title,
-			Paragraphs: pe.message, NextURL: pe.next, NextLabel: pe.nextLabel, Reference: ref})
+		v := h.view(r)
+		v.Title, v.NextURL, v.NextLabel, v.Reference = pe.title.in(v.L), pe.next, pe.nextLabel.in(v.L), ref
+		for _, p := range pe.message {
+			v.Paragraphs = append(v.Paragraphs, p.in(v.L))
+		}
+		h.render(w, pe.status, "message", v)
 	})
 }
 
 // notFound answers a path under the prefix that is no page.
 func (h *Handler) notFound() *pageError {
-	return &pageError{status: http.StatusNotFound, title: "Page not found",
-		message: []string{"There is no such page."}, next: h.cfg.Prefix + "signin", nextLabel: "Go to sign-in"}
+	return &pageError{status: http.StatusNotFound, title: m("NotFoundTitle"),
+		message: []msg{m("NotFound")}, next: h.cfg.Prefix + "signin", nextLabel: m("GoToSignIn")}
 }
 
 // crossOrigin answers a form post the browser says came from another site.
 func (h *Handler) crossOrigin() *pageError {
-	return &pageError{status: http.StatusForbidden, title: "Form sent from another site",
-		message: []string{"This form was sent from a different website, so otpgate did not accept it."},
-		next:    h.cfg.Prefix + "signin", nextLabel: "Go to sign-in", cause: errors.New("cross-origin form post refused")}
+	return &pageError{status: http.StatusForbidden, title: m("CrossOriginTitle"),
+		message: []msg{m("CrossOrigin")},
+		next:    h.cfg.Prefix + "signin", nextLabel: m("GoToSignIn"), cause: errors.New("cross-origin form post refused")}
 }
 
 // flowError turns a sign-in error into what the user reads.
@@ -77,51 +98,45 @@ func (h *Handler) flowError(err error, rd string) error {
 	var addressLimited *auth.AddressLimitedError
 	switch {
 	case errors.As(err, &locked):
-		return &pageError{status: http.StatusTooManyRequests, title: "Account locked",
-			message: []string{"There were too many wrong passwords or codes for this account, so it is locked for now.",
-				"Please try again " + h.timeLeft(locked.Until) + ". If it was not you, tell your IT support."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: http.StatusTooManyRequests, title: m("AccountLockedTitle"),
+			message: []msg{m("AccountLocked"), m("AccountLockedNext", "Until", h.left(locked.Until))},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.As(err, &addressLimited):
-		return &pageError{status: http.StatusTooManyRequests, title: "Too many wrong passwords",
-			message: []string{"There were too many wrong passwords from your network address, so sign-in from it is paused for now.",
-				"Please try again " + h.timeLeft(addressLimited.Until) + ". If this keeps happening, tell your IT support."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: http.StatusTooManyRequests, title: m("AddressLimitedTitle"),
+			message: []msg{m("AddressLimited"), m("TryAfterThat", "Until", h.left(addressLimited.Until))},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.As(err, &limited) && limited.Limit == auth.LimitCooldown:
-		return &pageError{status: http.StatusTooManyRequests, title: "Please wait a moment",
-			message: []string{"A code was sent only a moment ago. You can ask for a new one " + h.timeLeft(limited.Until) + "."},
-			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
+		return &pageError{status: http.StatusTooManyRequests, title: m("CooldownTitle"),
+			message: []msg{m("Cooldown", "Until", h.left(limited.Until))},
+			next:    h.cfg.Prefix + "code", nextLabel: m("BackToCode")}
 	case errors.As(err, &limited) && limited.Limit == auth.LimitCountry:
-		return &pageError{status: http.StatusForbidden, title: "Codes cannot be sent to this number",
-			message: []string{"Sign-in codes are not sent to phone numbers of its country. Ask an administrator to check the mobile number on your account."},
-			next:    h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: http.StatusForbidden, title: m("CountryRefusedTitle"),
+			message: []msg{m("CountryRefused"), m("AskToCheckMobile")},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.As(err, &limited) && limited.Limit == auth.LimitPerSignIn:
-		return &pageError{status: http.StatusTooManyRequests, title: "No more codes for this sign-in",
-			message: []string{"As many codes as allowed were already sent for this sign-in. Use the last code you received, or sign in again."},
-			next:    h.cfg.Prefix + "code", nextLabel: "Back to the code"}
+		return &pageError{status: http.StatusTooManyRequests, title: m("PerSignInLimitTitle"),
+			message: []msg{m("PerSignInLimit")},
+			next:    h.cfg.Prefix + "code", nextLabel: m("BackToCode")}
 	case errors.As(err, &limited):
-		return &pageError{status: http.StatusTooManyRequests, title: "Too many codes sent",
-			message: []string{"Too many sign-in codes were sent recently, so no new one was sent.",
-				"Please try again " + h.timeLeft(limited.Until) + ". If this keeps happening, tell your IT support."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: http.StatusTooManyRequests, title: m("TooManyCodesTitle"),
+			message: []msg{m("TooManyCodes"), m("TooManyCodesNext", "Until", h.left(limited.Until))},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.Is(err, auth.ErrDirectoryUnavailable):
-		return &pageError{status: http.StatusServiceUnavailable, title: "Sign-in is unavailable",
-			message: []string{"otpgate cannot reach the user directory right now, so it cannot check your password.",
-				"Please try again in a minute. If this keeps happening, tell your IT support."},
-			next: h.SignInURL(rd), nextLabel: "Try again"}
+		return &pageError{status: http.StatusServiceUnavailable, title: m("UnavailableTitle"),
+			message: []msg{m("Unavailable"), m("TryAgainInAMinuteSupport")},
+			next:    h.SignInURL(rd), nextLabel: m("TryAgain")}
 	case errors.Is(err, auth.ErrMobileRefused):
-		return &pageError{status: http.StatusForbidden, title: "Your mobile number cannot be used",
-			message: []string{"Your password is right. Ask an administrator to check the mobile number on your account, then sign in again."},
-			next:    h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: http.StatusForbidden, title: m("MobileRefusedTitle"),
+			message: []msg{m("MobileRefused"), m("AskToCheckMobileThenSignIn")},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.Is(err, auth.ErrNoMobile):
-		return &pageError{status: http.StatusForbidden, title: "No mobile number on file",
-			message: []string{"Your password is right, but your account has no mobile number to send a sign-in code to.",
-				"Ask an administrator to add your mobile number to your account, then sign in again."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: http.StatusForbidden, title: m("NoMobileTitle"),
+			message: []msg{m("NoMobile"), m("AskToAddMobile")},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.Is(err, auth.ErrCodeNotSent):
-		return &pageError{status: http.StatusServiceUnavailable, title: "The code could not be sent",
-			message: []string{"The text message with your code could not be sent.",
-				"Please try again. If this keeps happening, tell your IT support."},
-			next: h.SignInURL(rd), nextLabel: "Try again"}
+		return &pageError{status: http.StatusServiceUnavailable, title: m("CodeNotSentTitle"),
+			message: []msg{m("CodeNotSent"), m("TryAgainSupport")},
+			next:    h.SignInURL(rd), nextLabel: m("TryAgain")}
 	case errors.Is(err, auth.ErrSignInExpired):
 		return h.expired(rd)
 	case errors.Is(err, auth.ErrMobileNotSaved):
@@ -129,40 +144,36 @@ func (h *Handler) flowError(err error, rd string) error {
 		if errors.Is(err, auth.ErrDirectoryUnavailable) {
 			status = http.StatusServiceUnavailable
 		}
-		return &pageError{status: status, title: "Your number could not be saved",
-			message: []string{"Your code was right, but the directory did not accept your mobile number, so nothing was changed and you are not signed in.",
-				"Ask an administrator to add your mobile number to your account, or try again later."},
-			next: h.SignInURL(rd), nextLabel: "Back to sign-in"}
+		return &pageError{status: status, title: m("MobileNotSavedTitle"),
+			message: []msg{m("MobileNotSaved"), m("MobileNotSavedNext")},
+			next:    h.SignInURL(rd), nextLabel: m("BackToSignIn")}
 	case errors.Is(err, auth.ErrResendDisabled):
-		return &pageError{status: http.StatusNotFound, title: "New codes are turned off",
-			message: []string{"Please use the code you received, or sign in again."}, next: h.cfg.Prefix + "code", nextLabel: "Back to the code"}
+		return &pageError{status: http.StatusNotFound, title: m("ResendOffTitle"),
+			message: []msg{m("ResendOff")}, next: h.cfg.Prefix + "code", nextLabel: m("BackToCode")}
 	}
 	return err
 }
 
-// timeLeft says when t comes, as the time left from now ("in 45
-// seconds"): a clock time means little to a user, whose time zone the
-// server does not know.
-func (h *Handler) timeLeft(t time.Time) string {
-	return "in " + text.TimeLeft(t.Sub(h.cfg.Now()))
-}
-
 func (h *Handler) expired(rd string) *pageError {
-	return &pageError{status: http.StatusGone, title: "Sign-in expired",
-		message: []string{"This sign-in has expired or its code was already used. Codes are valid for " +
-			text.HumanDuration(h.cfg.Flow.Config().CodeTTL) + " and only once.", "Please sign in again to get a new code."},
-		next: h.SignInURL(h.cfg.Redirects.Safe(rd)), nextLabel: "Sign in again"}
+	return &pageError{status: http.StatusGone, title: m("ExpiredTitle"),
+		message: []msg{m("Expired", "TTL", h.cfg.Flow.Config().CodeTTL), m("SignInAgainForCode")},
+		next:    h.SignInURL(h.cfg.Redirects.Safe(rd)), nextLabel: m("SignInAgain")}
 }
 
 // Forbidden writes the page for a signed-in user whom an access rule
 // refuses. onAppHost: the page is shown on the app's host (forward-auth),
 // so its stylesheet and links must point at the portal.
 func (h *Handler) Forbidden(w http.ResponseWriter, r *http.Request, message string, onAppHost bool) {
-	v := view{Prefix: h.cfg.Prefix, Title: "Not allowed", Paragraphs: []string{message},
-		NextURL: h.cfg.Prefix + "logout", NextLabel: "Sign in as someone else", Reference: reqid.SetHeader(w, r)}
+	v := h.view(r)
+	v.Title, v.Paragraphs = v.T("NotAllowedTitle"), []string{message}
+	v.NextURL, v.NextLabel = h.cfg.Prefix+"logout", v.T("SignInAsSomeoneElse")
 	if onAppHost && h.cfg.PublicURL != "" {
 		v.Base = strings.TrimSuffix(h.cfg.PublicURL, "/")
 		v.NextURL = v.Base + v.NextURL
 	}
 	h.renderFrom(w, http.StatusForbidden, "message", v, v.Base)
 }
+
+// left is the wait until t, by the flow's clock, for a page to write in
+// its language (timeLeft).
+func (h *Handler) left(t time.Time) timeLeft { return timeLeft(t.Sub(h.cfg.Now())) }

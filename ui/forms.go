@@ -38,19 +38,19 @@ func (h *Handler) parseForm(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return &pageError{status: http.StatusRequestEntityTooLarge, title: "Form too large",
-				message: []string{"What was sent is far larger than any sign-in form. Please go back and try again."},
-				next:    h.cfg.Prefix + "signin", nextLabel: "Back to sign-in"}
+			return &pageError{status: http.StatusRequestEntityTooLarge, title: m("FormTooLargeTitle"),
+				message: []msg{m("FormTooLarge")},
+				next:    h.cfg.Prefix + "signin", nextLabel: m("BackToSignIn")}
 		}
-		return &pageError{status: http.StatusBadRequest, title: "Form could not be read",
-			message: []string{"Please go back and try again."}, next: h.cfg.Prefix + "signin", nextLabel: "Back to sign-in", cause: err}
+		return &pageError{status: http.StatusBadRequest, title: m("FormUnreadableTitle"),
+			message: []msg{m("GoBackAndTryAgain")}, next: h.cfg.Prefix + "signin", nextLabel: m("BackToSignIn"), cause: err}
 	}
 	want, err := h.csrf.Read(r)
 	got := r.PostForm.Get("csrf")
 	if err != nil || want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		return &pageError{status: http.StatusForbidden, title: "This form has expired",
-			message: []string{"For your security, forms can only be sent from the page that showed them, and only for a while. Please try again."},
-			next:    h.cfg.Prefix + "signin?rd=" + url.QueryEscape(h.cfg.Redirects.Safe(r.PostForm.Get("rd"))), nextLabel: "Back to sign-in",
+		return &pageError{status: http.StatusForbidden, title: m("FormExpiredTitle"),
+			message: []msg{m("FormExpired")},
+			next:    h.cfg.Prefix + "signin?rd=" + url.QueryEscape(h.cfg.Redirects.Safe(r.PostForm.Get("rd"))), nextLabel: m("BackToSignIn"),
 			cause: fmt.Errorf("csrf token missing or wrong (cookie: %w)", err)}
 	}
 	return nil

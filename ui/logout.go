@@ -12,12 +12,13 @@ func (h *Handler) logoutPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := view{Prefix: h.cfg.Prefix, Title: "Sign out", CSRF: tok}
+	v := h.view(r)
+	v.Title, v.CSRF = v.T("SignOutTitle"), tok
 	if s, err := h.cfg.Sessions.Load(r); err == nil {
 		v.User = s.User.Username
 		v.BackupCodes = h.cfg.Flow.BackupCodesEnabled() && s.Factors == 2
 	} else {
-		v.Notice = "You are not signed in."
+		v.Notice = v.T("NotSignedIn")
 	}
 	h.render(w, http.StatusOK, "logout", v)
 	return nil
@@ -50,12 +51,11 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.cfg.Sessions.Clear(w)
 	h.pending.Clear(w)
-	done := view{Prefix: h.cfg.Prefix, Title: "You are signed out",
-		Paragraphs: []string{"Close this window, or sign in again."}, NextURL: h.SignInURL("/"), NextLabel: "Sign in"}
+	v := h.view(r)
+	v.Title, v.Paragraphs, v.NextURL, v.NextLabel = v.T("SignedOutTitle"), []string{v.T("SignedOut")}, h.SignInURL("/"), v.T("SignInButton")
 	if everywhere {
-		done.Title = "You are signed out everywhere"
-		done.Paragraphs = []string{"Every browser and device signed in as you is signed out within a second.", "Close this window, or sign in again."}
+		v.Title, v.Paragraphs = v.T("SignedOutEverywhereTitle"), []string{v.T("SignedOutEverywhere"), v.T("SignedOut")}
 	}
-	h.render(w, http.StatusOK, "message", done)
+	h.render(w, http.StatusOK, "message", v)
 	return nil
 }

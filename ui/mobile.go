@@ -18,23 +18,23 @@ func (h *Handler) mobilePage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.cfg.Prefix+"code", http.StatusSeeOther)
 		return nil
 	}
-	return h.renderMobile(w, r, http.StatusOK, "", "")
+	return h.renderMobile(w, r, http.StatusOK, "", msg{})
 }
 
-func (h *Handler) renderMobile(w http.ResponseWriter, r *http.Request, status int, typed, msg string) error {
+func (h *Handler) renderMobile(w http.ResponseWriter, r *http.Request, status int, typed string, problem msg) error {
 	tok, err := h.csrfToken(w, r)
 	if err != nil {
 		return err
 	}
-	hint := "Write it in international form, with + and the country code, for example +44 7700 900123."
+	v := h.view(r)
+	v.Title, v.CSRF, v.Mobile, v.Error, v.Hint = v.T("MobileTitle"), tok, typed, problem.in(v.L), v.T("MobileHint")
 	if region := h.cfg.Flow.Config().DefaultRegion; region != "" {
-		hint = "Numbers without a country code are read as " + region + " numbers; for another country, start with + and its code."
+		v.Hint = v.T("MobileHintRegion", "Region", region)
 	}
-	if msg != "" {
-		hint = "" // the error says what to do: the number is not described twice
+	if v.Error != "" {
+		v.Hint = "" // the error says what to do: the number is not described twice
 	}
-	h.render(w, status, "mobile", view{Prefix: h.cfg.Prefix, Title: "Add your mobile number",
-		CSRF: tok, Mobile: typed, Error: msg, Hint: hint})
+	h.render(w, status, "mobile", v)
 	return nil
 }
 
@@ -49,7 +49,7 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	typed := r.PostForm.Get("mobile")
-	_, err = h.cfg.Flow.CaptureMobile(r.Context(), id, typed, h.cfg.ClientAddr(r))
+	_, err = h.cfg.Flow.CaptureMobile(h.smsContext(r, h.catalog.For(r)), id, typed, h.cfg.ClientAddr(r))
 	var bad *auth.InvalidMobileError
 	if errors.As(err, &bad) {
 		return h.renderMobile(w, r, http.StatusBadRequest, typed, mobileProblem(bad.Problem))
@@ -61,25 +61,25 @@ func (h *Handler) mobile(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// mobileProblems say, in one sentence each, why a typed number was not
+// mobileProblems are the messages that say, in one sentence each, why a typed number was not
 // taken and what to do instead.
 var mobileProblems = map[auth.MobileProblem]string{
-	auth.MobileEmpty:          "Enter your mobile number.",
-	auth.MobileBadCharacter:   "Use only digits, spaces, dashes, dots, brackets and a leading +.",
-	auth.MobileNoCountryCode:  "Add the country code: write the number in international form, for example +44 7700 900123.",
-	auth.MobileBadCountryCode: "No country has the code after the +; check those digits.",
-	auth.MobileTooShort:       "That number is too short for a mobile number of its country.",
-	auth.MobileTooLong:        "That number is too long for a mobile number of its country.",
-	auth.MobileBadLength:      "That number does not have the right number of digits for a mobile number of its country.",
-	auth.MobileNotMobile:      "That is not a mobile number (it is a landline, a toll-free number or another kind that takes no text messages); enter your mobile number.",
-	auth.MobileRefusedRange:   "Sign-in codes are not sent to numbers in that country or range; enter a mobile number of another country, or ask an administrator.",
+	auth.MobileEmpty:          "MobileEmpty",
+	auth.MobileBadCharacter:   "MobileBadCharacter",
+	auth.MobileNoCountryCode:  "MobileNoCountryCode",
+	auth.MobileBadCountryCode: "MobileBadCountryCode",
+	auth.MobileTooShort:       "MobileTooShort",
+	auth.MobileTooLong:        "MobileTooLong",
+	auth.MobileBadLength:      "MobileBadLength",
+	auth.MobileNotMobile:      "MobileNotMobile",
+	auth.MobileRefusedRange:   "MobileRefusedRange",
 }
 
 // mobileProblem is the sentence for p, with a fallback for a reason added
 // to auth later and not yet worded here.
-func mobileProblem(p auth.MobileProblem) string {
-	if s, ok := mobileProblems[p]; ok {
-		return s
+func mobileProblem(p auth.MobileProblem) msg {
+	if id, ok := mobileProblems[p]; ok {
+		return m(id)
 	}
-	return "Sign-in codes cannot be sent to that number; enter your mobile number."
+	return m("MobileOther")
 }

@@ -35,10 +35,9 @@ func (h *Handler) loadPending(r *http.Request) (auth.Pending, error) {
 // sign-in allows: it forgets the pending sign-in in the browser too.
 func (h *Handler) signInEnded(w http.ResponseWriter) error {
 	h.pending.Clear(w)
-	return &pageError{status: http.StatusUnauthorized, title: "Too many wrong codes",
-		message: []string{"That code was not right, and no more tries are allowed. For your security this sign-in has ended.",
-			"Please sign in again to get a new code."},
-		next: h.SignInURL("/"), nextLabel: "Sign in again"}
+	return &pageError{status: http.StatusUnauthorized, title: m("TooManyWrongCodesTitle"),
+		message: []msg{m("TooManyWrongCodes"), m("SignInAgainForCode")},
+		next:    h.SignInURL("/"), nextLabel: m("SignInAgain")}
 }
 
 // finishSecondFactor ends a sign-in whose second factor (the SMS code or a

@@ -38,6 +38,7 @@ type portal struct {
 	sms   *authtest.Sender
 	clock *testclock.Clock
 	csrf  string // the token of the last form a page showed
+	lang  string // the browser's Accept-Language; "": none sent
 }
 
 // flowConfig is the sign-in the tests run, changed by each test as needed:
@@ -52,6 +53,12 @@ func flowConfig() auth.FlowConfig {
 
 // newPortal serves the pages for a directory of alice and users.
 func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context) error, users ...authtest.User) *portal {
+	t.Helper()
+	return newPortalWith(t, flowCfg, ready, func(*Config) {}, users...)
+}
+
+// newPortalWith is newPortal with the page handler's Config changed by setup.
+func newPortalWith(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context) error, setup func(*Config), users ...authtest.User) *portal {
 	t.Helper()
 	p := &portal{t: t, sms: &authtest.Sender{}, clock: testclock.New(time.Now())}
 	keys, err := auth.NewKeys([][]byte{bytes.Repeat([]byte{1}, auth.MinSecretLen)})
@@ -70,7 +77,9 @@ func newPortal(t *testing.T, flowCfg auth.FlowConfig, ready func(context.Context
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(Config{Prefix: prefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log, Ready: ready, Now: p.clock.Now})
+	cfg := Config{Prefix: prefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log, Ready: ready, Now: p.clock.Now}
+	setup(&cfg)
+	h, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +104,9 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 func (p *portal) do(req *http.Request) page {
 	p.t.Helper()
+	if p.lang != "" {
+		req.Header.Set("Accept-Language", p.lang)
+	}
 	resp, err := p.web.Do(req)
 	if err != nil {
 		p.t.Fatal(err)

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -30,12 +31,19 @@ type Config struct {
 	// release, which would tell an attacker more); "": not named.
 	Version string
 	Now     func() time.Time // nil: time.Now; the flow's clock, for the time left in a wait
+
+	// The look and language of the pages (Settings.Validate); a nil
+	// Catalog is the built-in one, every language offered.
+	Brand   Brand
+	Catalog *Catalog
 }
 
 // Handler serves every path under the prefix.
 type Handler struct {
 	cfg     Config
 	pages   pages
+	catalog *Catalog
+	brand   Brand
 	csrf    *auth.Cookie[string]
 	pending *auth.Cookie[string]
 	capture *auth.Cookie[[]byte] // key to the sealed password of a capture sign-in
@@ -63,6 +71,13 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	catalog := cfg.Catalog
+	if catalog == nil {
+		var problems []error
+		if catalog, problems = NewCatalog(CatalogOptions{}); len(problems) > 0 {
+			return nil, errors.Join(problems...)
+		}
+	}
 	// Only the session cookie is shared with COOKIE_DOMAIN; the sign-in's
 	// own cookies stay host-only on the portal (__Host-), so that no app
 	// host below the domain can read or plant them.
@@ -80,10 +95,11 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{cfg: cfg, pages: p, csrf: csrf, pending: pending, capture: capture, mux: http.NewServeMux(),
-		formAction: cfg.Redirects.formActionSources()}
+	h := &Handler{cfg: cfg, pages: p, catalog: catalog, brand: cfg.Brand, csrf: csrf, pending: pending, capture: capture,
+		mux: http.NewServeMux(), formAction: cfg.Redirects.formActionSources()}
 	pre := cfg.Prefix
 	h.mux.Handle("GET "+pre+"static/", http.StripPrefix(pre+"static", staticHandler()))
+	h.mux.Handle("GET "+pre+"brand/{file}", brandHandler(h.brand.assets(pre)))
 	h.mux.Handle("GET "+pre+"signin", h.handle(h.signInPage))
 	h.mux.Handle("POST "+pre+"signin", h.handle(h.signIn))
 	h.mux.Handle("GET "+pre+"code", h.handle(h.codePage))
@@ -129,4 +145,11 @@ func RemoteHost(r *http.Request) string {
 // reverse proxy can keep them from the app.
 func (h *Handler) CookieNames() []string {
 	return []string{h.cfg.Sessions.CookieName(), h.csrf.Name(), h.pending.Name(), h.capture.Name()}
+}
+
+// smsContext returns r's context carrying the SMS wording of r's language,
+// so that a code sent for r reads in the language of its pages.
+func (h *Handler) smsContext(r *http.Request, l *Localizer) context.Context {
+	cfg := h.cfg.Flow.Config()
+	return auth.WithWording(r.Context(), h.catalog.smsWording(l, cfg.Message, cfg.CodeTTL))
 }

@@ -16,16 +16,20 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, rd, http.StatusSeeOther) //nolint:gosec // rd passed Redirects.Safe: same site only
 		return nil
 	}
-	return h.renderSignIn(w, r, http.StatusOK, rd, "", "")
+	return h.renderSignIn(w, r, http.StatusOK, rd, "", msg{})
 }
 
-func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status int, rd, username, msg string) error {
+func (h *Handler) renderSignIn(w http.ResponseWriter, r *http.Request, status int, rd, username string, msg msg) error {
 	tok, err := h.csrfToken(w, r)
 	if err != nil {
 		return err
 	}
-	h.render(w, status, "signin", view{Prefix: h.cfg.Prefix, Title: "Sign in", CSRF: tok,
-		Redirect: rd, Username: username, Error: msg})
+	v := h.view(r)
+	v.Title, v.CSRF, v.Redirect, v.Username, v.Error = v.T("SignInTitle"), tok, rd, username, msg.in(v.L)
+	if h.brand.Name != "" {
+		v.Title = v.T("SignInToBrand", "Brand", h.brand.Name)
+	}
+	h.render(w, status, "signin", v)
 	return nil
 }
 
@@ -39,11 +43,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	username := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
 	if username == "" || password == "" {
-		return h.renderSignIn(w, r, http.StatusBadRequest, rd, username, "Enter your username and your password.")
+		return h.renderSignIn(w, r, http.StatusBadRequest, rd, username, m("SignInMissing"))
 	}
-	res, err := h.cfg.Flow.Begin(r.Context(), username, password, h.cfg.ClientAddr(r), rd)
+	res, err := h.cfg.Flow.Begin(h.smsContext(r, h.catalog.For(r)), username, password, h.cfg.ClientAddr(r), rd)
 	if errors.Is(err, auth.ErrInvalidCredentials) {
-		return h.renderSignIn(w, r, http.StatusUnauthorized, rd, username, "The username or password is not right. Please try again.")
+		return h.renderSignIn(w, r, http.StatusUnauthorized, rd, username, m("SignInWrong"))
 	}
 	if se := (*auth.AccountStateError)(nil); errors.As(err, &se) {
 		return h.accountState(w, r, rd, username, se)

@@ -113,9 +113,9 @@ var (
 
 // checked is what the parts' settings say, parsed and checked.
 type checked struct {
-	auth          auth.Checked
-	proxy         proxy.Checked
-	redirectHosts []string
+	auth  auth.Checked
+	proxy proxy.Checked
+	ui    ui.Checked
 }
 
 // validate checks every setting, each part its own, and reports every
@@ -128,8 +128,11 @@ func (c *Config) validate() (checked, []error) {
 	p = append(p, pp...)
 	chk.proxy, pp = c.Proxy.Validate(envPrefix + "_")
 	p = append(p, pp...)
-	chk.redirectHosts, pp = c.UI.Validate(envPrefix + "_")
+	chk.ui, pp = c.UI.Validate(envPrefix + "_")
 	p = append(p, pp...)
+	if c.PublicURL == "" && chk.ui.Catalog != nil && chk.ui.Catalog.UsesHost() {
+		p = append(p, problem("PUBLIC_URL", "required when an SMS text in TRANSLATIONS_DIR uses {host}"))
+	}
 	p = append(p, c.SMS.Validate(envPrefix+"_SMS_")...)
 	return chk, append(p, c.check()...)
 }

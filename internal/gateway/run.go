@@ -298,7 +298,8 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	pages, err := ui.New(ui.Config{
 		Prefix: cfg.PathPrefix, Flow: flow, Sessions: sessions, Keys: keys, Cookie: cookie, Log: log,
 		ClientAddr: trusted.ClientIP, PublicURL: cfg.PublicURL, Version: version.Get().Version, Now: now,
-		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: chk.redirectHosts, AllowHTTP: !cfg.Auth.Cookie.Secure},
+		Brand: chk.ui.Brand, Catalog: chk.ui.Catalog,
+		Redirects: ui.RedirectPolicy{Domain: cookie.Domain, Hosts: chk.ui.RedirectHosts, AllowHTTP: !cfg.Auth.Cookie.Secure},
 		Ready: func(ctx context.Context) error {
 			if err := dir.Ping(ctx); err != nil {
 				return fmt.Errorf("directory: %w", err)
