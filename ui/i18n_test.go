@@ -357,6 +357,43 @@ func TestLocalizerPlurals(t *testing.T) {
 	}
 }
 
+// TestLocalizerTimeLeft: a wait is written as the time left, rounded up,
+// never "in 0 seconds", in the page's language.
+func TestLocalizerTimeLeft(t *testing.T) {
+	cat, problems := NewCatalog(CatalogOptions{})
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	tests := []struct {
+		lang string
+		d    time.Duration
+		want string
+	}{
+		{"en", 45 * time.Second, "in 45 seconds"},
+		{"en", 44*time.Second + time.Millisecond, "in 45 seconds"}, // rounded up, never down
+		{"en", time.Second, "in 1 second"},
+		{"en", 300 * time.Millisecond, "in 1 second"}, // never "in 0 seconds"
+		{"en", 0, "in 1 second"},
+		{"en", -time.Minute, "in 1 second"},
+		{"en", 59*time.Second + 500*time.Millisecond, "in 1 minute"},
+		{"en", 61 * time.Second, "in 2 minutes"},
+		{"en", 14*time.Minute + time.Second, "in 15 minutes"},
+		{"en", 65 * time.Minute, "in 65 minutes"},
+		{"en", 2*time.Hour + time.Second, "in 3 hours"},
+		{"de", 30 * time.Second, "in 30 Sekunden"},
+		{"fr", 15 * time.Minute, "dans 15 minutes"},
+		{"es", time.Minute, "dentro de 1 minuto"},
+		{"nl", 3 * time.Hour, "over 3 uur"},
+	}
+	for _, tt := range tests {
+		r, _ := http.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Accept-Language", tt.lang)
+		if got := cat.For(r).left(tt.d); got != tt.want {
+			t.Errorf("%s %v: got %q, want %q", tt.lang, tt.d, got, tt.want)
+		}
+	}
+}
+
 // TestLocalizerHTML: only the catalogue's <strong> and <a> are markup;
 // every value is escaped.
 func TestLocalizerHTML(t *testing.T) {

@@ -35,26 +35,3 @@ func count(n int64, unit string) string {
 	}
 	return s
 }
-
-// TimeLeft writes how long a wait has left, rounded up so that it never
-// says less than is left, nor "0 seconds": under a minute in seconds ("45
-// seconds"), under an hour in minutes ("2 minutes"), then in hours and
-// minutes ("1 hour and 5 minutes").
-func TimeLeft(d time.Duration) string {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	if s < 60 {
-		return count(s, "second")
-	}
-	m := (s + 59) / 60
-	if m < 60 {
-		return count(m, "minute")
-	}
-	h, m := m/60, m%60
-	if m == 0 {
-		return count(h, "hour")
-	}
-	return count(h, "hour") + " and " + count(m, "minute")
-}
