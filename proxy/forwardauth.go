@@ -72,6 +72,9 @@ func (g *Gateway) checkAsked(r *http.Request, o *Original) error {
 	if name := g.forged.firstIn(r.Header); name != "" {
 		return malformedf("the client sent an identity header of its own (" + quote(name) + ")")
 	}
+	if r.URL.RawQuery == "" {
+		return nil // no pin: the usual question, without parsing a query
+	}
 	if pin := r.URL.Query()["host"]; len(pin) > 0 {
 		host, ok := CanonicalHost(pin[0])
 		if len(pin) != 1 || !ok || host != o.Host {
