@@ -117,9 +117,21 @@ func (g *Gateway) malformed(w http.ResponseWriter, r *http.Request, why string) 
 // answerForwardAuth decides on the original request and answers as the
 // asking proxy expects.
 func (g *Gateway) answerForwardAuth(w http.ResponseWriter, r *http.Request, o *Original, nginx bool) {
-	w.Header().Set("Cache-Control", "no-store")
 	d := g.decide(w, r, o)
 	g.record(r, o, d)
+	switch d.outcome {
+	case outcomeBypass:
+		// Empty identity headers still replace any the client forged, in
+		// proxies that copy them onto the request.
+		g.setIdentity(w.Header(), nil)
+		w.WriteHeader(http.StatusOK)
+		return
+	case outcomeAllow:
+		g.setIdentity(w.Header(), &d.session)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
 	switch d.outcome {
 	case outcomeDenyRule:
 		g.cfg.Forbidden(w, r, "This address is closed.", true)
@@ -136,14 +148,6 @@ func (g *Gateway) answerForwardAuth(w http.ResponseWriter, r *http.Request, o *O
 		default:
 			http.Error(w, "Sign in first: "+loc, http.StatusUnauthorized)
 		}
-	case outcomeBypass:
-		// Empty identity headers still replace any the client forged, in
-		// proxies that copy them onto the request.
-		g.setIdentity(w.Header(), nil)
-		w.WriteHeader(http.StatusOK)
-	case outcomeAllow:
-		g.setIdentity(w.Header(), &d.session)
-		w.WriteHeader(http.StatusOK)
 	}
 }
 

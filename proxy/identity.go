@@ -73,10 +73,10 @@ func identityValues(sess *auth.Session) [identityKinds]string {
 
 // setIdentityHeaders sets each header of list to its value from vals,
 // those with an empty value too unless skipEmpty, canonical names when
-// canonical. The values share one array: one allocation per request, not
-// one per header.
-func setIdentityHeaders(h http.Header, list []identityHeader, vals *[identityKinds]string, skipEmpty, canonical bool) {
-	n := 0
+// canonical, and then each of extra (name, value pairs). The values share
+// one array: one allocation per request, not one per header.
+func setIdentityHeaders(h http.Header, list []identityHeader, vals *[identityKinds]string, skipEmpty, canonical bool, extra ...string) {
+	n := len(extra) / 2
 	for _, ih := range list {
 		if vals[ih.kind] != "" || !skipEmpty {
 			n++
@@ -87,18 +87,23 @@ func setIdentityHeaders(h http.Header, list []identityHeader, vals *[identityKin
 	}
 	shared := make([]string, n)
 	i := 0
-	for _, ih := range list {
-		v := vals[ih.kind]
-		if v == "" && skipEmpty {
-			continue
-		}
-		name := ih.name
-		if canonical {
-			name = ih.canonical
-		}
+	set := func(name, v string) {
 		shared[i] = v
 		h[name] = shared[i : i+1 : i+1]
 		i++
+	}
+	for _, ih := range list {
+		v := vals[ih.kind]
+		switch {
+		case v == "" && skipEmpty:
+		case canonical:
+			set(ih.canonical, v)
+		default:
+			set(ih.name, v)
+		}
+	}
+	for j := 0; j+1 < len(extra); j += 2 {
+		set(extra[j], extra[j+1])
 	}
 }
 
@@ -274,8 +279,9 @@ func isOwnCookie(name string, own []string) bool {
 
 // setIdentity writes every identity header of a forward-auth answer,
 // empty where there is nothing to say (or no session), so that each
-// replaces one the client forged in proxies that copy them.
+// replaces one the client forged in proxies that copy them; and, as on
+// every answer, Cache-Control: no-store.
 func (g *Gateway) setIdentity(h http.Header, sess *auth.Session) {
 	vals := identityValues(sess)
-	setIdentityHeaders(h, g.identity, &vals, false, true)
+	setIdentityHeaders(h, g.identity, &vals, false, true, "Cache-Control", "no-store")
 }

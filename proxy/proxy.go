@@ -290,12 +290,21 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 }
 
 // bufferPool reuses the buffers responses are copied through; without one,
-// ReverseProxy allocates 32 KiB for every response.
+// ReverseProxy allocates 32 KiB for every response. It holds pointers to
+// the arrays, which a slice turns back into for free: putting a *[]byte
+// would allocate one on every response.
 type bufferPool struct{ pool sync.Pool }
 
+const bufferSize = 32 << 10
+
 func newBufferPool() *bufferPool {
-	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{pool: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 
-func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Get() []byte { return p.pool.Get().(*[bufferSize]byte)[:] }
+
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) == bufferSize {
+		p.pool.Put((*[bufferSize]byte)(b[:bufferSize]))
+	}
+}

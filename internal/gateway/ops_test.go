@@ -15,15 +15,17 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/otpgate/otpgate/auth/slapdtest"
 )
 
 // TestMain lets a test run otpgate's real Main in a child process, so
-// that a real SIGTERM reaches it.
+// that a real SIGTERM reaches it, and the benchmarks their app.
 func TestMain(m *testing.M) {
 	if os.Getenv("GO_WANT_OTPGATE_MAIN") == "1" {
 		os.Exit(Main(nil, os.Environ(), os.Stdout, os.Stderr))
+	}
+	if os.Getenv("GO_WANT_BENCH_APP") == "1" {
+		os.Exit(serveBenchApp(os.Stdin, os.Stdout))
 	}
 	os.Exit(m.Run())
 }
