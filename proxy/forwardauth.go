@@ -39,7 +39,7 @@ func (g *Gateway) authRequest(w http.ResponseWriter, r *http.Request) {
 	if !g.trustedAsker(w, r) {
 		return
 	}
-	raw, ok := onlyValue(r.Header, "X-Original-URL")
+	raw, ok := onlyValue(r.Header, "X-Original-Url") // canonical: no copy to look it up
 	if !ok {
 		g.malformed(w, r, "X-Original-URL must be sent exactly once")
 		return

@@ -42,7 +42,7 @@ const benchHost = "app.example.com"
 // startBenchApp starts the app behind every proxy in a process of its own,
 // as an app is run: its work (reading the identity headers among it) is
 // then not counted as the proxy's allocations. It returns its URL.
-func startBenchApp(b *testing.B) string {
+func startBenchApp(b testing.TB) string {
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
 	cmd.Env = append(os.Environ(), "GO_WANT_BENCH_APP=1")
 	cmd.Stderr = os.Stderr
@@ -177,17 +177,7 @@ type benchTarget struct {
 // returns its URL and a signed-in session cookie whose last use is age
 // ago.
 func benchCase(b *testing.B, name, upstream string, age time.Duration, metricsOn bool) benchTarget {
-	cfg := benchConfig(b)
-	cfg.Proxy.UpstreamURL = upstream
-	if metricsOn {
-		cfg.MetricsAddr = "127.0.0.1:0" // the wrappers are in place; nobody scrapes
-	}
-	// The gateway's clock runs age ahead of the one the cookie was issued by.
-	now := func() time.Time { return time.Now().Add(age) }
-	a, err := assemble(cfg, discardLogger(), io.Discard, now)
-	if err != nil {
-		b.Fatal(err)
-	}
+	a, cfg := assembleBench(b, upstream, age, metricsOn)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		b.Fatal(err)
@@ -204,11 +194,27 @@ func benchCase(b *testing.B, name, upstream string, age time.Duration, metricsOn
 	return benchTarget{name: name, url: "http://" + ln.Addr().String(), c: benchCookie(b)}
 }
 
+// assembleBench assembles otpgate for upstream ("": forward-auth only)
+// with benchConfig, its clock age ahead of the one sessions are issued by.
+func assembleBench(tb testing.TB, upstream string, age time.Duration, metricsOn bool) (*app, Config) {
+	cfg := benchConfig(tb)
+	cfg.Proxy.UpstreamURL = upstream
+	if metricsOn {
+		cfg.MetricsAddr = "127.0.0.1:0" // the wrappers are in place; nobody scrapes
+	}
+	now := func() time.Time { return time.Now().Add(age) }
+	a, err := assemble(cfg, discardLogger(), io.Discard, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a, cfg
+}
+
 // benchConfig is the configuration of every benchmarked gateway, with
 // the rules and host in force; no request reaches the directory: a
 // signed-in request never asks it, so its address is one where nothing
 // listens.
-func benchConfig(b *testing.B) Config {
+func benchConfig(b testing.TB) Config {
 	cfg, err := loadConfig(nil)
 	if err != nil {
 		b.Fatal(err)
@@ -226,7 +232,7 @@ func benchConfig(b *testing.B) Config {
 
 // benchCookie signs alice in (password and code) with benchConfig's
 // secret, now.
-func benchCookie(b *testing.B) *http.Cookie {
+func benchCookie(b testing.TB) *http.Cookie {
 	cfg := benchConfig(b)
 	chk, problems := cfg.validate()
 	if len(problems) > 0 {
