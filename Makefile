@@ -82,10 +82,11 @@ fmt-check:
 # with a valid session, fresh and stale (due for renewal, the renewed
 # cookie never returned), metrics off and on, against the strongest
 # baselines in the same run: a bare httputil.ReverseProxy with a pool of
-# 32 KiB buffers, and a bare handler answering 200 for forward-auth. The
-# summary gives medians of the BENCHCOUNT runs.
+# 32 KiB buffers, and a bare handler answering 200 for forward-auth; and
+# the forward-auth handler alone. The summary (bench.awk) gives medians of
+# the BENCHCOUNT runs.
 bench:
-	$(GO) test -run='^$$' -bench='BenchmarkProxied|BenchmarkForwardAuth' -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./internal/gateway | tee bench.txt
+	$(GO) test -run='^$$' -bench='BenchmarkProxied|BenchmarkForwardAuth|BenchmarkForwardAuthHandler' -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./internal/gateway | tee bench.txt
 	@awk -f bench.awk bench.txt
 
 fuzz:

@@ -21,7 +21,7 @@ function row(label, k, base,    paired) {
 	printf "\n"
 }
 
-/^Benchmark(Proxied|ForwardAuth)\// {
+/^Benchmark(Proxied|ForwardAuth|ForwardAuthHandler)\// {
 	k = $1; sub(/-[0-9]+$/, "", k); i = ++n[k]
 	for (f = 3; f < NF; f++) {
 		if ($(f+1) == "ns/op") val[k, "ns", i] = $f
@@ -52,4 +52,14 @@ END {
 	row("forward-auth, stale cookie", f "otpgate-stale", f "bare-200")
 	row("auth-request, fresh cookie", f "auth-request-fresh", f "bare-200")
 	row("auth-request, stale cookie", f "auth-request-stale", f "bare-200")
+	h = "BenchmarkForwardAuthHandler/"
+	printf "\notpgate's own work on a forward-auth question, its handler called directly:\n"
+	hrow("forward-auth, fresh cookie", h "forward-auth-fresh")
+	hrow("forward-auth, stale cookie", h "forward-auth-stale")
+	hrow("auth-request, fresh cookie", h "auth-request-fresh")
+}
+
+function hrow(label, k) {
+	if (!n[k]) { printf "  %-34s (no result)\n", label; return }
+	printf "  %-34s %9.0f ns %5.0f allocs\n", label, median(k, "ns"), median(k, "allocs")
 }

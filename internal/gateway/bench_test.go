@@ -151,6 +151,79 @@ func BenchmarkForwardAuth(b *testing.B) {
 	}
 }
 
+// BenchmarkForwardAuthHandler measures otpgate's own work on a signed-in
+// forward-auth or auth-request question: the assembled handler called
+// directly, without connections, clients or other processes.
+func BenchmarkForwardAuthHandler(b *testing.B) {
+	cookie := benchCookie(b)
+	traefik := http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"},
+		"X-Forwarded-Host": {benchHost}, "X-Forwarded-Uri": {"/dashboard?tab=1"}}
+	nginx := http.Header{"X-Original-Url": {"https://" + benchHost + "/dashboard?tab=1"}}
+	for _, bc := range []struct {
+		name   string
+		path   string
+		header http.Header
+		age    time.Duration
+	}{
+		{"forward-auth-fresh", "/otpgate/authz/forward-auth", traefik, 0},
+		{"forward-auth-stale", "/otpgate/authz/forward-auth", traefik, 2 * time.Minute},
+		{"auth-request-fresh", "/otpgate/authz/auth-request", nginx, 0},
+	} {
+		a, _ := assembleBench(b, "", bc.age, false)
+		b.Run(bc.name, func(b *testing.B) {
+			r := handlerRequest(bc.path, bc.header, cookie)
+			w := &discardResponse{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.serve(a.handler, r)
+			}
+			if w.status != http.StatusOK {
+				b.Fatalf("status %d, want 200", w.status)
+			}
+		})
+	}
+}
+
+// handlerRequest is a signed-in GET of target as a server hands it to a
+// handler: origin-form target, from a loopback proxy.
+func handlerRequest(target string, header http.Header, cookie *http.Cookie) *http.Request {
+	r := httptest.NewRequest("GET", "http://"+benchHost+target, nil)
+	r.RequestURI = target
+	r.RemoteAddr = "127.0.0.1:40000"
+	r.Header.Set("Accept", "text/html")
+	for k, v := range header {
+		r.Header[k] = v
+	}
+	r.AddCookie(cookie)
+	return r
+}
+
+// discardResponse is a ResponseWriter that keeps the status alone; its
+// header map is reused, as a server's is not, so that only the handler's
+// own allocations are counted.
+type discardResponse struct {
+	header http.Header
+	status int
+}
+
+// serve has h answer r afresh.
+func (w *discardResponse) serve(h http.Handler, r *http.Request) {
+	clear(w.header)
+	w.status = 0
+	h.ServeHTTP(w, r)
+}
+
+func (w *discardResponse) Header() http.Header { return w.header }
+func (w *discardResponse) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+}
+func (w *discardResponse) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return len(b), nil
+}
+
 // benchBufferPool is the buffer pool a tuned bare proxy would have, as
 // allocation-free as otpgate's.
 type benchBufferPool struct{}
