@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -91,12 +94,16 @@ type Cookie[T any] struct {
 	maxAge  time.Duration
 	codecs  []securecookie.Codec
 	primary securecookie.Codec
+	// For value: whether net/http would read a cookie of this name at
+	// all, and whether GODEBUG moves its cap on cookies per request.
+	token, capMoved bool
 }
 
 // NewCookie returns a Cookie named opts.Name+suffix whose values are
 // refused once older than maxAge.
 func NewCookie[T any](keys *Keys, opts CookieOptions, suffix string, maxAge time.Duration) (*Cookie[T], error) {
 	c := &Cookie[T]{name: opts.fullName(suffix), opts: opts, maxAge: maxAge, codecs: keys.codecs(maxAge)}
+	c.token, c.capMoved = isCookieToken(c.name), strings.Contains(os.Getenv("GODEBUG"), "httpcookiemaxnum")
 	c.primary = c.codecs[0]
 	// securecookie falls back silently to a later key pair when one fails
 	// to encode; prove the signing pair works now rather than at sign-in.
@@ -159,4 +166,76 @@ func (c *Cookie[T]) options(maxAge int) *sessions.Options {
 		HttpOnly: true,
 		SameSite: http.SameSiteLaxMode,
 	}
+}
+
+// value is r.Cookie(c.Name()).Value, read by net/http's rules (the first
+// cookie of that name whose value is valid, quotes removed) without
+// r.Cookie's allocations, which every signed-in request would pay. Where
+// those rules depend on more than the header (a count of cookies beyond
+// net/http's cap, or a cap set with GODEBUG=httpcookiemaxnum), r.Cookie
+// itself answers.
+func (c *Cookie[T]) value(r *http.Request) (string, bool) {
+	lines := r.Header["Cookie"]
+	if len(lines) == 0 || !c.token {
+		return "", false
+	}
+	count := 0
+	for _, line := range lines {
+		count += strings.Count(line, ";") + 1
+	}
+	if count > maxCookies || c.capMoved {
+		hc, err := r.Cookie(c.name)
+		if err != nil {
+			return "", false
+		}
+		return hc.Value, true
+	}
+	for _, line := range lines {
+		line = textproto.TrimString(line)
+		for len(line) > 0 {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			n, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(n) != c.name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// maxCookies is net/http's cap on the cookies of a request: with more, it
+// reads none.
+const maxCookies = 3000
+
+// isCookieToken reports whether name is an RFC 7230 token, as net/http
+// requires of a cookie name it reads.
+func isCookieToken(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validCookieValue reports whether net/http accepts v (unquoted) as a
+// cookie's value.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }

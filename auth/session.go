@@ -89,21 +89,23 @@ func (s *Sessions) CookieName() string { return s.cookie.Name() }
 // lifetime and idle time (the idle time as the store recorded it, for
 // sessions used through forward-auth), and not signed out.
 func (s *Sessions) Load(r *http.Request) (Session, error) {
-	hc, err := r.Cookie(s.cookie.Name())
-	if err != nil {
+	value, ok := s.cookie.value(r)
+	if !ok {
 		return Session{}, ErrNoSession
 	}
 	// Decrypting and verifying a cookie costs more than proxying a small
 	// request; a value that verified once decodes the same way again, so
 	// verified values are remembered. Time limits are checked below on
 	// every request either way.
-	sess, ok := s.decoded.get(hc.Value)
+	entry, ok := s.decoded.get(value)
 	if !ok {
-		if sess, err = s.cookie.Decode(hc.Value); err != nil {
+		sess, err := s.cookie.Decode(value)
+		if err != nil {
 			return Session{}, fmt.Errorf("%w: %w", ErrNoSession, err)
 		}
-		s.decoded.put(hc.Value, sess)
+		entry = s.decoded.put(value, sess)
 	}
+	sess := entry.sess
 	now := s.now().Unix()
 	switch {
 	case sess.User.Username == "" || sess.ID == "" || sess.Factors < 1:
@@ -121,7 +123,7 @@ func (s *Sessions) Load(r *http.Request) (Session, error) {
 		sess.LastSeen = seen
 	}
 	if s.cfg.Store != nil {
-		if _, err := s.cfg.Store.Get(r.Context(), revokedKey(sess.ID)); err == nil {
+		if _, err := s.cfg.Store.Get(r.Context(), entry.revokedKey); err == nil {
 			return Session{}, ErrSessionRevoked
 		} else if !errors.Is(err, ErrNotFound) {
 			// Fail closed: a session that cannot be checked is not accepted.
@@ -176,8 +178,8 @@ func (s *Sessions) Touch(r *http.Request, w http.ResponseWriter, sess Session) e
 	// A client may keep sending the cookie it had (a forward-auth proxy
 	// passes no renewed cookie back): remember the renewal against that
 	// cookie, or every request after the interval would renew again.
-	if hc, err := r.Cookie(s.cookie.Name()); err == nil {
-		s.decoded.renewed(hc.Value, now)
+	if value, ok := s.cookie.value(r); ok {
+		s.decoded.renewed(value, now)
 	}
 	return s.write(w, sess)
 }
@@ -220,35 +222,44 @@ func (s *Sessions) write(w http.ResponseWriter, sess Session) error {
 type decodeCache struct {
 	max int
 	mu  sync.RWMutex
-	m   map[string]Session
+	m   map[string]decoded
+}
+
+// decoded is a verified session, with the store key its every use reads
+// made once rather than per request.
+type decoded struct {
+	sess       Session
+	revokedKey string
 }
 
 func newDecodeCache(max int) *decodeCache {
-	return &decodeCache{max: max, m: make(map[string]Session)}
+	return &decodeCache{max: max, m: make(map[string]decoded)}
 }
 
-func (c *decodeCache) get(value string) (Session, bool) {
+func (c *decodeCache) get(value string) (decoded, bool) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	s, ok := c.m[value]
-	return s, ok
+	d, ok := c.m[value]
+	return d, ok
 }
 
 // renewed records that the session behind value was renewed at lastSeen.
 func (c *decodeCache) renewed(value string, lastSeen int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if s, ok := c.m[value]; ok && s.LastSeen < lastSeen {
-		s.LastSeen = lastSeen
-		c.m[value] = s
+	if d, ok := c.m[value]; ok && d.sess.LastSeen < lastSeen {
+		d.sess.LastSeen = lastSeen
+		c.m[value] = d
 	}
 }
 
-func (c *decodeCache) put(value string, s Session) {
+func (c *decodeCache) put(value string, s Session) decoded {
+	d := decoded{sess: s, revokedKey: revokedKey(s.ID)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
-		c.m = make(map[string]Session, c.max)
+		c.m = make(map[string]decoded, c.max)
 	}
-	c.m[value] = s
+	c.m[value] = d
+	return d
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -209,7 +210,7 @@ func TestNewKeysRefusesShortSecrets(t *testing.T) {
 func TestSessionRenewsOncePerIntervalWhenTheCookieNeverComesBack(t *testing.T) {
 	clock := testclock.New(testclock.Start)
 	keys, _ := NewKeys([][]byte{secret(1)})
-	store := NewMemoryStore(clock.Now)
+	store := &countingStore{Store: NewMemoryStore(clock.Now)}
 	s, err := NewSessions(keys, CookieOptions{Name: "otpgate"}, SessionConfig{Lifetime: 12 * time.Hour, Idle: time.Hour, Store: store}, clock.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +235,21 @@ func TestSessionRenewsOncePerIntervalWhenTheCookieNeverComesBack(t *testing.T) {
 		t.Errorf("%d requests over %v with a cookie that never came back renewed %d times, want %d (once per %v)",
 			requests, requests*every, renewals, want, s.renewAfter)
 	}
+	// The last use goes to the store as often as the cookie is renewed.
+	if store.puts != renewals {
+		t.Errorf("the last use was written to the store %d times, want %d (once per renewal)", store.puts, renewals)
+	}
+}
+
+// countingStore counts the writes to a Store.
+type countingStore struct {
+	Store
+	puts int
+}
+
+func (s *countingStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	s.puts++
+	return s.Store.Put(ctx, key, value, ttl)
 }
 
 func TestSessionIdleKeptInStore(t *testing.T) {

@@ -39,7 +39,7 @@ func (g *Gateway) authRequest(w http.ResponseWriter, r *http.Request) {
 	if !g.trustedAsker(w, r) {
 		return
 	}
-	raw, ok := onlyValue(r.Header, "X-Original-URL")
+	raw, ok := onlyValue(r.Header, "X-Original-Url") // canonical: no copy to look it up
 	if !ok {
 		g.malformed(w, r, "X-Original-URL must be sent exactly once")
 		return
@@ -71,6 +71,9 @@ func (g *Gateway) authRequest(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) checkAsked(r *http.Request, o *Original) error {
 	if name := g.forged.firstIn(r.Header); name != "" {
 		return malformedf("the client sent an identity header of its own (" + quote(name) + ")")
+	}
+	if r.URL.RawQuery == "" {
+		return nil // no pin: the usual question, without parsing a query
 	}
 	if pin := r.URL.Query()["host"]; len(pin) > 0 {
 		host, ok := CanonicalHost(pin[0])
@@ -114,9 +117,21 @@ func (g *Gateway) malformed(w http.ResponseWriter, r *http.Request, why string) 
 // answerForwardAuth decides on the original request and answers as the
 // asking proxy expects.
 func (g *Gateway) answerForwardAuth(w http.ResponseWriter, r *http.Request, o *Original, nginx bool) {
-	w.Header().Set("Cache-Control", "no-store")
 	d := g.decide(w, r, o)
 	g.record(r, o, d)
+	switch d.outcome {
+	case outcomeBypass:
+		// Empty identity headers still replace any the client forged, in
+		// proxies that copy them onto the request.
+		g.setIdentity(w.Header(), nil)
+		w.WriteHeader(http.StatusOK)
+		return
+	case outcomeAllow:
+		g.setIdentity(w.Header(), &d.session)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
 	switch d.outcome {
 	case outcomeDenyRule:
 		g.cfg.Forbidden(w, r, "This address is closed.", true)
@@ -133,14 +148,6 @@ func (g *Gateway) answerForwardAuth(w http.ResponseWriter, r *http.Request, o *O
 		default:
 			http.Error(w, "Sign in first: "+loc, http.StatusUnauthorized)
 		}
-	case outcomeBypass:
-		// Empty identity headers still replace any the client forged, in
-		// proxies that copy them onto the request.
-		g.setIdentity(w.Header(), nil)
-		w.WriteHeader(http.StatusOK)
-	case outcomeAllow:
-		g.setIdentity(w.Header(), &d.session)
-		w.WriteHeader(http.StatusOK)
 	}
 }
 

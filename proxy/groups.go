@@ -13,7 +13,15 @@ import (
 //
 //	IT Ops,"Sales, EMEA","say \"hi\"",staff
 func FormatGroups(names []string) string {
+	if len(names) == 1 && !strings.ContainsAny(names[0], `,"\`) {
+		return names[0]
+	}
+	size := len(names)
+	for _, n := range names {
+		size += len(n) + 2 + strings.Count(n, `"`) + strings.Count(n, `\`)
+	}
 	var b strings.Builder
+	b.Grow(size) // one allocation, whatever the names
 	for i, n := range names {
 		if i > 0 {
 			b.WriteByte(',')

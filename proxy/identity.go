@@ -28,25 +28,82 @@ func DefaultIdentityHeaders() IdentityHeaders {
 // authLevels avoids formatting a number on every request.
 var authLevels = [...]string{"0", "1", "2"}
 
-// each calls f with every header name and the session's value for it;
-// with no session, every value is "".
-func (ih *IdentityHeaders) each(sess *auth.Session, f func(name, value string)) {
-	var user, name, email, groups, level string
+// The kinds of identity value, in the order of IdentityHeaders' fields.
+const (
+	identityUser = iota
+	identityName
+	identityEmail
+	identityGroups
+	identityAuthLevel
+	identityKinds
+)
+
+// identityHeader is one header that carries one kind of identity value.
+type identityHeader struct {
+	name      string // as configured: the request to the app is sent so
+	canonical string // for forward-auth answers, which net/http canonicalises
+	kind      int
+}
+
+// list is every configured header, in the order of the fields.
+func (ih *IdentityHeaders) list() []identityHeader {
+	var out []identityHeader
+	for kind, names := range [identityKinds][]string{ih.User, ih.Name, ih.Email, ih.Groups, ih.AuthLevel} {
+		for _, n := range names {
+			out = append(out, identityHeader{name: n, canonical: http.CanonicalHeaderKey(n), kind: kind})
+		}
+	}
+	return out
+}
+
+// identityValues are the session's value of each kind; with no session,
+// every value is "".
+func identityValues(sess *auth.Session) [identityKinds]string {
+	var v [identityKinds]string
 	if sess != nil {
 		u := &sess.User
-		user, name, email = u.Username, u.Name, u.Email
+		v[identityUser], v[identityName], v[identityEmail] = u.Username, u.Name, u.Email
 		if len(u.Groups) > 0 {
-			groups = FormatGroups(u.Groups)
+			v[identityGroups] = FormatGroups(u.Groups)
 		}
-		level = authLevels[min(max(sess.Factors, 1), 2)]
+		v[identityAuthLevel] = authLevels[min(max(sess.Factors, 1), 2)]
 	}
-	for _, set := range [...]struct {
-		names []string
-		value string
-	}{{ih.User, user}, {ih.Name, name}, {ih.Email, email}, {ih.Groups, groups}, {ih.AuthLevel, level}} {
-		for _, n := range set.names {
-			f(n, set.value)
+	return v
+}
+
+// setIdentityHeaders sets each header of list to its value from vals,
+// those with an empty value too unless skipEmpty, canonical names when
+// canonical, and then each of extra (name, value pairs). The values share
+// one array: one allocation per request, not one per header.
+func setIdentityHeaders(h http.Header, list []identityHeader, vals *[identityKinds]string, skipEmpty, canonical bool, extra ...string) {
+	n := len(extra) / 2
+	for _, ih := range list {
+		if vals[ih.kind] != "" || !skipEmpty {
+			n++
 		}
+	}
+	if n == 0 {
+		return
+	}
+	shared := make([]string, n)
+	i := 0
+	set := func(name, v string) {
+		shared[i] = v
+		h[name] = shared[i : i+1 : i+1]
+		i++
+	}
+	for _, ih := range list {
+		v := vals[ih.kind]
+		switch {
+		case v == "" && skipEmpty:
+		case canonical:
+			set(ih.canonical, v)
+		default:
+			set(ih.name, v)
+		}
+	}
+	for j := 0; j+1 < len(extra); j += 2 {
+		set(extra[j], extra[j+1])
 	}
 }
 
@@ -103,7 +160,9 @@ func newIdentityMatcher(ih IdentityHeaders) *headerStripper {
 
 func configuredNames(ih IdentityHeaders) []string {
 	var out []string
-	ih.each(nil, func(name, _ string) { out = append(out, cgiName(name)) })
+	for _, h := range ih.list() {
+		out = append(out, cgiName(h.name))
+	}
 	return out
 }
 
@@ -220,7 +279,9 @@ func isOwnCookie(name string, own []string) bool {
 
 // setIdentity writes every identity header of a forward-auth answer,
 // empty where there is nothing to say (or no session), so that each
-// replaces one the client forged in proxies that copy them.
+// replaces one the client forged in proxies that copy them; and, as on
+// every answer, Cache-Control: no-store.
 func (g *Gateway) setIdentity(h http.Header, sess *auth.Session) {
-	g.cfg.Identity.each(sess, func(name, value string) { h[http.CanonicalHeaderKey(name)] = []string{value} })
+	vals := identityValues(sess)
+	setIdentityHeaders(h, g.identity, &vals, false, true, "Cache-Control", "no-store")
 }

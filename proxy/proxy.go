@@ -66,9 +66,25 @@ type Gateway struct {
 	stripper *headerStripper // reverse-proxy mode: what the app never gets from the client
 	forged   *headerStripper // forward-auth: identity headers no client may send
 	hosts    map[string]bool
+	identity []identityHeader // the headers of cfg.Identity, flat
+}
+
+// identityContext carries a request's session from serveApp to rewrite
+// (httputil.ReverseProxy passes nothing else along): one allocation, where
+// context.WithValue and a session escaping to the heap would be two.
+type identityContext struct {
+	context.Context
+	sess auth.Session
 }
 
 type identityKey struct{}
+
+func (c *identityContext) Value(key any) any {
+	if key == (identityKey{}) {
+		return &c.sess
+	}
+	return c.Context.Value(key)
+}
 
 // New returns the Gateway.
 func New(cfg Config, cookieNames ...string) (*Gateway, error) {
@@ -89,7 +105,8 @@ func New(cfg Config, cookieNames ...string) (*Gateway, error) {
 	if cfg.Identity.User == nil && cfg.Identity.Name == nil && cfg.Identity.Email == nil && cfg.Identity.Groups == nil && cfg.Identity.AuthLevel == nil {
 		cfg.Identity = DefaultIdentityHeaders()
 	}
-	g := &Gateway{cfg: cfg, stripper: newHeaderStripper(cfg.Identity), forged: newIdentityMatcher(cfg.Identity)}
+	g := &Gateway{cfg: cfg, stripper: newHeaderStripper(cfg.Identity), forged: newIdentityMatcher(cfg.Identity),
+		identity: cfg.Identity.list()}
 	for _, n := range cookieNames {
 		g.cookies = append(g.cookies, cgiName(n))
 	}
@@ -153,7 +170,7 @@ func (g *Gateway) serveApp(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	o, err := readOriginal(scheme, r.Host, r.URL.RequestURI())
+	o, err := readOriginal(scheme, r.Host, requestTarget(r))
 	if err != nil {
 		g.cfg.Decision("malformed")
 		g.cfg.Log.InfoContext(r.Context(), "request refused", "why", err.Error(), "client", g.cfg.Trusted.ClientIP(r))
@@ -184,8 +201,21 @@ func (g *Gateway) serveApp(w http.ResponseWriter, r *http.Request) {
 	case outcomeBypass:
 		g.proxy.ServeHTTP(w, r)
 	case outcomeAllow:
-		g.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &d.session)))
+		g.proxy.ServeHTTP(w, r.WithContext(&identityContext{Context: r.Context(), sess: d.session}))
 	}
+}
+
+// requestTarget is r.URL.RequestURI(): the request's escaped path and
+// query. It is the target as received when that reads the same, which is
+// the usual case and costs no allocation.
+func requestTarget(r *http.Request) string {
+	u, raw := r.URL, r.RequestURI
+	if path := u.EscapedPath(); path != "" && u.Opaque == "" && !u.ForceQuery && strings.HasPrefix(raw, path) {
+		if rest := raw[len(path):]; (rest == "" && u.RawQuery == "") || (len(rest) > 1 && rest[0] == '?' && rest[1:] == u.RawQuery) {
+			return raw
+		}
+	}
+	return u.RequestURI()
 }
 
 // signIn sends a browser to the sign-in page (303) and tells other clients
@@ -235,11 +265,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	if sess, ok := pr.In.Context().Value(identityKey{}).(*auth.Session); ok {
-		g.cfg.Identity.each(sess, func(name, value string) {
-			if value != "" {
-				h[name] = []string{value}
-			}
-		})
+		vals := identityValues(sess)
+		setIdentityHeaders(h, g.identity, &vals, true, false)
 	}
 }
 
@@ -273,12 +300,21 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 }
 
 // bufferPool reuses the buffers responses are copied through; without one,
-// ReverseProxy allocates 32 KiB for every response.
+// ReverseProxy allocates 32 KiB for every response. It holds pointers to
+// the arrays, which a slice turns back into for free: putting a *[]byte
+// would allocate one on every response.
 type bufferPool struct{ pool sync.Pool }
 
+const bufferSize = 32 << 10
+
 func newBufferPool() *bufferPool {
-	return &bufferPool{pool: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{pool: sync.Pool{New: func() any { return new([bufferSize]byte) }}}
 }
 
-func (p *bufferPool) Get() []byte  { return *p.pool.Get().(*[]byte) }
-func (p *bufferPool) Put(b []byte) { p.pool.Put(&b) }
+func (p *bufferPool) Get() []byte { return p.pool.Get().(*[bufferSize]byte)[:] }
+
+func (p *bufferPool) Put(b []byte) {
+	if cap(b) == bufferSize {
+		p.pool.Put((*[bufferSize]byte)(b[:bufferSize]))
+	}
+}

@@ -249,3 +249,21 @@ func TestWantsHTML(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestTargetIsRequestURI: the target read without allocating is
+// always what r.URL.RequestURI() gives, for targets as a server parses
+// them (escaped, unescaped, with empty and odd queries, absolute-form).
+func TestRequestTargetIsRequestURI(t *testing.T) {
+	for _, target := range []string{
+		"/", "/a/b", "/a/b?x=1&y=2", "/a?", "/a??", "/a?x=1?y", "/a%2Fb", "/a%2fb", "/%41", "/a b", "/é",
+		"/a;b=c/d", "/a/./b/../c", "//x", "/a%20b?q=%20", "*", "http://other.example/p?q=1", "/a?#x",
+	} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader("GET " + target + " HTTP/1.1\r\nHost: x\r\n\r\n")))
+		if err != nil {
+			continue // not a target a server accepts
+		}
+		if got, want := requestTarget(r), r.URL.RequestURI(); got != want {
+			t.Errorf("target %q: got %q, want %q (RequestURI)", target, got, want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,6 +69,22 @@ func (m *metrics) CodeCheck(result string) { m.codeChecks.WithLabelValues(result
 // Decision counts one access decision (proxy.Config.Decision).
 func (m *metrics) Decision(result string) { m.decisions.WithLabelValues(result).Inc() }
 
+// decisionCounter is Decision with the counters of every result proxy
+// names looked up once: a request then only adds one.
+func (m *metrics) decisionCounter() func(result string) {
+	counters := map[string]prometheus.Counter{}
+	for _, r := range []string{"allow", "bypass", "sign_in", "deny_rule", "deny_group", "untrusted", "malformed", "misdirected"} {
+		counters[r] = m.decisions.WithLabelValues(r)
+	}
+	return func(result string) {
+		if c, ok := counters[result]; ok {
+			c.Inc()
+			return
+		}
+		m.Decision(result)
+	}
+}
+
 // ConnectionRefused counts one connection closed for being over a cap.
 func (m *metrics) ConnectionRefused(reason string) { m.connRefused.WithLabelValues(reason).Inc() }
 
@@ -93,9 +111,39 @@ func (s *measuredSender) Send(ctx context.Context, to, message string) error {
 	return err
 }
 
-// transport times requests to the app.
+// transport times requests to the app, by the status it answered (none
+// when it did not answer).
 func (m *metrics) transport(next http.RoundTripper) http.RoundTripper {
-	return promhttp.InstrumentRoundTripperDuration(m.upstreamTimes, next)
+	return &timedTransport{next: next, times: m.upstreamTimes}
+}
+
+type timedTransport struct {
+	next  http.RoundTripper
+	times *prometheus.HistogramVec
+	// byStatus holds the observer of each status seen, looked up once:
+	// a label look-up on every request costs a hash and allocations.
+	byStatus [600]atomic.Pointer[prometheus.Observer]
+}
+
+func (t *timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	if err == nil {
+		t.observer(resp.StatusCode).Observe(time.Since(start).Seconds())
+	}
+	return resp, err
+}
+
+func (t *timedTransport) observer(status int) prometheus.Observer {
+	if status < 0 || status >= len(t.byStatus) {
+		return t.times.WithLabelValues(strconv.Itoa(status))
+	}
+	if o := t.byStatus[status].Load(); o != nil {
+		return *o
+	}
+	o := t.times.WithLabelValues(strconv.Itoa(status))
+	t.byStatus[status].Store(&o)
+	return o
 }
 
 // serveMetrics serves /metrics on addr until ctx ends.

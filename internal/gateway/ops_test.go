@@ -9,22 +9,24 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/otpgate/otpgate/auth/slapdtest"
 	"github.com/otpgate/otpgate/internal/browsertest"
 )
 
 // TestMain lets a test run otpgate's real Main in a child process, so
-// that a real SIGTERM reaches it.
+// that a real SIGTERM reaches it, and the benchmarks their app.
 func TestMain(m *testing.M) {
 	if os.Getenv("GO_WANT_OTPGATE_MAIN") == "1" {
 		os.Exit(Main(nil, os.Environ(), os.Stdout, os.Stderr))
+	}
+	if os.Getenv("GO_WANT_BENCH_APP") == "1" {
+		os.Exit(serveBenchApp(os.Stdin, os.Stdout))
 	}
 	code := m.Run()
 	browsertest.Close() // the one Chromium of the browser tests
@@ -109,20 +111,12 @@ func TestSIGTERMDrainsRequestsInFlight(t *testing.T) {
 }
 
 func TestMetricsCountSignInsAndDecisions(t *testing.T) {
-	e := startEnv(t)
+	e := startEnv(t, func(c *Config) { c.MetricsAddr = "127.0.0.1:0" })
 	b := e.browser()
 	b.password(slapdtest.Alice.Username, "wrong", "/")
 	b.signIn(slapdtest.Alice, "/")
 	b.appSaw("/")
-	srv := httptest.NewServer(promhttp.HandlerFor(e.metrics.registry, promhttp.HandlerOpts{}))
-	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	text := string(body)
+	text := e.scrapeMetrics(t)
 	for _, want := range []string{
 		`otpgate_signins_total{result="password_failed"} 1`,
 		`otpgate_signins_total{result="code_sent"} 1`,
@@ -135,5 +129,56 @@ func TestMetricsCountSignInsAndDecisions(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// TestMetricsOffSkipTheRequestMetrics: without OTPGATE_METRICS_ADDR no
+// request is timed or counted (nobody could read them), while sign-ins
+// still are.
+func TestMetricsOffSkipTheRequestMetrics(t *testing.T) {
+	e := startEnv(t)
+	b := e.browser()
+	b.signIn(slapdtest.Alice, "/")
+	b.appSaw("/")
+	text := e.scrapeMetrics(t)
+	for _, absent := range []string{"otpgate_upstream_seconds_count", "otpgate_auth_decisions_total{"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("metrics off, yet they hold %q", absent)
+		}
+	}
+	if want := `otpgate_code_checks_total{result="ok"} 1`; !strings.Contains(text, want) {
+		t.Errorf("metrics lack %q", want)
+	}
+}
+
+// TestUpstreamTimesByStatus: each answer of the app is timed under its own
+// status, however often that status comes; a failed request is not timed.
+func TestUpstreamTimesByStatus(t *testing.T) {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		w.WriteHeader(status)
+	}))
+	defer app.Close()
+	m := newMetrics()
+	client := &http.Client{Transport: m.transport(http.DefaultTransport)}
+	for _, status := range []string{"200", "503", "200", "200", "404"} {
+		resp, err := client.Get(app.URL + "/" + status)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if _, err := client.Get("http://127.0.0.1:1/"); err == nil {
+		t.Fatal("a request to a closed port succeeded")
+	}
+	text := scrape(m)
+	for _, want := range []string{`otpgate_upstream_seconds_count{code="200"} 3`, `otpgate_upstream_seconds_count{code="503"} 1`,
+		`otpgate_upstream_seconds_count{code="404"} 1`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q:\n%s", want, text)
+		}
+	}
+	if n := strings.Count(text, "otpgate_upstream_seconds_count{"); n != 3 {
+		t.Errorf("upstream times under %d statuses, want 3 (a failed request is not timed)", n)
 	}
 }

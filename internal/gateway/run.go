@@ -314,11 +314,18 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if cfg.PublicURL != "" {
 		public, _ = url.Parse(cfg.PublicURL)
 	}
+	// Without OTPGATE_METRICS_ADDR nobody reads the per-request metrics:
+	// requests are then neither timed nor counted.
+	transport := upstream
+	var decision func(string)
+	if cfg.MetricsAddr != "" {
+		transport, decision = m.transport(transport), m.decisionCounter()
+	}
 	gw, err := proxy.New(proxy.Config{
 		Upstream: chk.proxy.Upstream, Prefix: cfg.PathPrefix, Pages: pages, SignInURL: pages.SignInURL,
 		Sessions: sessions, Log: log, Rules: chk.proxy.Rules, Trusted: trusted, PublicURL: public, Forbidden: pages.Forbidden,
 		IgnoreCase: chk.proxy.IgnoreCase, Hosts: appHosts(chk.proxy.Hosts, cfg.publicHost()), Identity: chk.proxy.Identity,
-		Decision: m.Decision, Transport: liftBodyDeadline(m.transport(upstream)),
+		Decision: decision, Transport: liftBodyDeadline(transport),
 	}, pages.CookieNames()...)
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
