@@ -9,7 +9,8 @@ BENCHCOUNT ?= 6
 # where the installed Go is older.
 export GOTOOLCHAIN := auto
 APT_PKGS := slapd ldap-utils kannel kannel-extras nginx caddy \
-            samba samba-ad-provision samba-dsdb-modules samba-vfs-modules samba-common-bin python3-ldb
+            samba samba-ad-provision samba-dsdb-modules samba-vfs-modules samba-common-bin python3-ldb \
+            redis-server redis-sentinel
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test test-deps unit vet lint vulncheck fmt-check bench fuzz demo build
@@ -22,7 +23,8 @@ test: test-deps fmt-check vet lint vulncheck
 # the Kannel SMS gateway (bearerbox, smsbox, and fakesmsc as the phone
 # network), nginx and Caddy in front of otpgate as forward-auth server, and
 # Samba as an Active Directory domain controller (auth/sambatest), with
-# samba-tool (samba-common-bin) and the ldb module of Debian's python3.
+# samba-tool (samba-common-bin) and the ldb module of Debian's python3, and
+# Redis with its Sentinel for the shared store (auth/redisstore).
 test-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
@@ -37,6 +39,8 @@ test-deps:
 	dpkg -s samba-dsdb-modules >/dev/null 2>&1 || missing="$$missing samba-dsdb-modules"; \
 	dpkg -s samba-vfs-modules >/dev/null 2>&1 || missing="$$missing samba-vfs-modules"; \
 	/usr/bin/python3 -c 'import ldb' 2>/dev/null || missing="$$missing python3-ldb"; \
+	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	[ -x /usr/bin/redis-sentinel ] || missing="$$missing redis-sentinel"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && \
