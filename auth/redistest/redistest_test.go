@@ -10,10 +10,17 @@ func TestServerKeepsWritesAcrossKillAndRestart(t *testing.T) {
 	if _, err := s.Do("SET", "k", "v"); err != nil {
 		t.Fatal(err)
 	}
+	// A script's writes are replayed from the file too.
+	if _, err := s.Do("EVAL", "redis.call('INCR', KEYS[1]); return redis.call('INCR', KEYS[1])", "1", "n"); err != nil {
+		t.Fatal(err)
+	}
 	s.Kill()
 	s.Restart()
 	if got, _ := s.Do("GET", "k"); got != "v" {
 		t.Fatalf("GET after kill and restart = %q, want %q", got, "v")
+	}
+	if got, _ := s.Do("GET", "n"); got != "2" {
+		t.Fatalf("GET of a script's counter after kill and restart = %q, want %q", got, "2")
 	}
 }
 
