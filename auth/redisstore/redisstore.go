@@ -218,14 +218,47 @@ func ms(d time.Duration) int64 {
 	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
 }
 
+// do runs a write. With MinReplicas it then waits (WAIT, on the same
+// connection) until that many replicas have the write, and fails if they
+// do not within the timeout: a write only the master has would be lost
+// if Sentinel promoted a replica now, and a lost sign-out would let a
+// signed-out session in again. The write itself stays done; every write
+// otpgate makes is safe to repeat or to have happened.
+func (s *Store) do(ctx context.Context, c rueidis.Client, cmd rueidis.Completed) rueidis.RedisResult {
+	n := int64(s.opts.MinReplicas)
+	if n == 0 {
+		return c.Do(ctx, cmd)
+	}
+	wait := s.opts.Timeout / 2
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	res := c.DoMulti(ctx, cmd, c.B().Wait().Numreplicas(n).Timeout(max(wait.Milliseconds(), 1)).Build())
+	if err := res[0].Error(); err != nil {
+		return res[0]
+	}
+	acked, err := res[1].AsInt64()
+	switch {
+	case err != nil:
+		return res[1]
+	case acked < n:
+		return rueidis.NewErrorResult(fmt.Errorf("%w: %d of %d replicas have it", ErrNotReplicated, acked, n))
+	}
+	return res[0]
+}
+
+// ErrNotReplicated is a write that fewer than MinReplicas replicas
+// acknowledged in time.
+var ErrNotReplicated = errors.New("write not replicated")
+
 // Put implements auth.Store.
 func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	_, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) (struct{}, error) {
 		if ttl <= 0 {
 			// Expired as soon as written: as if never there.
-			return struct{}{}, c.Do(ctx, c.B().Del().Key(s.write(key)).Build()).Error()
+			return struct{}{}, s.do(ctx, c, c.B().Del().Key(s.write(key)).Build()).Error()
 		}
-		return struct{}{}, c.Do(ctx, c.B().Set().Key(s.write(key)).Value(rueidis.BinaryString(value)).PxMilliseconds(ms(ttl)).Build()).Error()
+		return struct{}{}, s.do(ctx, c, c.B().Set().Key(s.write(key)).Value(rueidis.BinaryString(value)).PxMilliseconds(ms(ttl)).Build()).Error()
 	})
 	if err != nil {
 		return fmt.Errorf("redis set %s: %w", kind(key), err)
@@ -259,7 +292,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 // Take implements auth.Store with GETDEL.
 func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 	b, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) ([]byte, error) {
-		return c.Do(ctx, c.B().Getdel().Key(s.write(key)).Build()).AsBytes()
+		return s.do(ctx, c, c.B().Getdel().Key(s.write(key)).Build()).AsBytes()
 	})
 	switch {
 	case rueidis.IsRedisNil(err):
@@ -273,7 +306,7 @@ func (s *Store) Take(ctx context.Context, key string) ([]byte, error) {
 // Delete implements auth.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	_, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) (struct{}, error) {
-		return struct{}{}, c.Do(ctx, c.B().Del().Key(s.write(key)).Build()).Error()
+		return struct{}{}, s.do(ctx, c, c.B().Del().Key(s.write(key)).Build()).Error()
 	})
 	if err != nil {
 		return fmt.Errorf("redis del %s: %w", kind(key), err)
@@ -283,14 +316,14 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 
 // incrScript starts a counter with its TTL only when it is new, then adds
 // one: later increments never extend it.
-var incrScript = rueidis.NewLuaScript(`
+const incrScript = `
 redis.call('SET', KEYS[1], '0', 'PX', ARGV[1], 'NX')
-return redis.call('INCR', KEYS[1])`)
+return redis.call('INCR', KEYS[1])`
 
 // Incr implements auth.Store.
 func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
 	n, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) (int64, error) {
-		return incrScript.Exec(ctx, c, []string{s.write(key)}, []string{strconv.FormatInt(ms(ttl), 10)}).AsInt64()
+		return s.do(ctx, c, c.B().Eval().Script(incrScript).Numkeys(1).Key(s.write(key)).Arg(strconv.FormatInt(ms(ttl), 10)).Build()).AsInt64()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("redis incr %s: %w", kind(key), err)
@@ -300,14 +333,14 @@ func (s *Store) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 
 // decrScript takes one from a counter that exists; a missing one stays
 // missing (DECR alone would create it at -1, without a TTL).
-var decrScript = rueidis.NewLuaScript(`
+const decrScript = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
-return 0`)
+return 0`
 
 // Decr implements auth.Store.
 func (s *Store) Decr(ctx context.Context, key string) error {
 	_, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) (int64, error) {
-		return decrScript.Exec(ctx, c, []string{s.write(key)}, nil).AsInt64()
+		return s.do(ctx, c, c.B().Eval().Script(decrScript).Numkeys(1).Key(s.write(key)).Build()).AsInt64()
 	})
 	if err != nil {
 		return fmt.Errorf("redis decr %s: %w", kind(key), err)
@@ -320,7 +353,7 @@ func (s *Store) Decr(ctx context.Context, key string) error {
 // Redis's clock ("" in production). An event at t counts while
 // now-t < window. Members are "time-n", unique within the set. Returns
 // {id or "", count, oldest time or 0}.
-var windowScript = rueidis.NewLuaScript(`
+const windowScript = `
 local now
 if ARGV[3] ~= '' then
   now = tonumber(ARGV[3])
@@ -346,7 +379,7 @@ local oldest = 0
 if count > 0 then
   oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
 end
-return {id, count, oldest}`)
+return {id, count, oldest}`
 
 // WindowAdd implements auth.Store.
 func (s *Store) WindowAdd(ctx context.Context, key string, limit int64, window time.Duration) (auth.WindowResult, error) {
@@ -359,8 +392,8 @@ func (s *Store) WindowAdd(ctx context.Context, key string, limit int64, window t
 	}
 	window = max(window, time.Microsecond)
 	vals, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) ([]rueidis.RedisMessage, error) {
-		return windowScript.Exec(ctx, c, []string{s.write(key)},
-			[]string{strconv.FormatInt(limit, 10), strconv.FormatInt(window.Microseconds(), 10), at}).ToArray()
+		return s.do(ctx, c, c.B().Eval().Script(windowScript).Numkeys(1).Key(s.write(key)).
+			Arg(strconv.FormatInt(limit, 10), strconv.FormatInt(window.Microseconds(), 10), at).Build()).ToArray()
 	})
 	if err == nil && len(vals) != 3 {
 		err = fmt.Errorf("script answered %d values, want 3", len(vals))
@@ -391,7 +424,7 @@ func (s *Store) WindowAdd(ctx context.Context, key string, limit int64, window t
 // becomes empty.
 func (s *Store) WindowRemove(ctx context.Context, key, id string) error {
 	_, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) (struct{}, error) {
-		return struct{}{}, c.Do(ctx, c.B().Zrem().Key(s.write(key)).Member(id).Build()).Error()
+		return struct{}{}, s.do(ctx, c, c.B().Zrem().Key(s.write(key)).Member(id).Build()).Error()
 	})
 	if err != nil {
 		return fmt.Errorf("redis window remove %s: %w", kind(key), err)

@@ -35,6 +35,7 @@ type RedisSettings struct {
 	SentinelPassword string        `split_words:"true" file:"true" desc:"password the Sentinels ask for (requirepass), if any"`
 	KeyPrefix        string        `split_words:"true" default:"otpgate:" desc:"put before every key, so that several deployments can share one Redis"`
 	Timeout          time.Duration `split_words:"true" default:"2s" desc:"timeout for connecting to Redis and for each request to it"`
+	MinReplicas      int           `split_words:"true" default:"0" desc:"each write waits until this many replicas have it, else fails (with Sentinel set 1, so that a failover cannot lose a sign-out)"`
 }
 
 // Options are the checked settings, as New takes them.
@@ -50,6 +51,7 @@ type Options struct {
 	TLS              *tls.Config // nil: plain TCP
 	KeyPrefix        string
 	Timeout          time.Duration
+	MinReplicas      int
 }
 
 // UseRedis reports whether OTPGATE_STORE chooses Redis.
@@ -82,7 +84,7 @@ func (s Settings) Validate(prefix string) (Options, []error) {
 	}
 
 	o := Options{Username: r.Username, Password: r.Password, SentinelMaster: r.SentinelMaster,
-		SentinelPassword: r.SentinelPassword, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout}
+		SentinelPassword: r.SentinelPassword, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, MinReplicas: r.MinReplicas}
 	sentinels := trimAll(r.SentinelAddrs)
 	switch {
 	case r.SentinelMaster != "" && len(sentinels) == 0:
@@ -143,6 +145,9 @@ func (s Settings) Validate(prefix string) (Options, []error) {
 	}
 	if r.Timeout <= 0 || r.Timeout > time.Minute {
 		problem("REDIS_TIMEOUT", "%v: want more than 0 and at most 1m, like 2s", r.Timeout)
+	}
+	if r.MinReplicas < 0 || r.MinReplicas > 10 {
+		problem("REDIS_MIN_REPLICAS", "%d: want 0 to 10", r.MinReplicas)
 	}
 	if strings.ContainsAny(r.KeyPrefix, " \t\r\n") {
 		problem("REDIS_KEY_PREFIX", "%q: no white space, please", r.KeyPrefix)

@@ -207,6 +207,7 @@ func (e *env) serve(edit []func(*Config), ln net.Listener) {
 		e.t.Fatalf("assemble: %v", err)
 	}
 	e.metrics = a.metrics
+	e.t.Cleanup(a.close)
 	if ln == nil {
 		e.gw = httptest.NewTLSServer(a.handler)
 	} else {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/auth/redisstore"
 	"github.com/otpgate/otpgate/internal/setting"
 	"github.com/otpgate/otpgate/proxy"
 	"github.com/otpgate/otpgate/sms"
@@ -87,6 +88,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(err))
 		return exitConfig
 	}
+	defer a.close()
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "otpgate: OTPGATE_LISTEN_ADDR: %v\n", err)
@@ -164,6 +166,8 @@ type app struct {
 	// checkDirectory compares the directory's own lockout with otpgate's
 	// and logs what is wrong; run calls it once at start-up.
 	checkDirectory func(ctx context.Context)
+	// close lets go of the store's connections, after the server stopped.
+	close func()
 }
 
 // assemble builds every part from cfg, gathering every problem (the
@@ -195,7 +199,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("OTP_LENGTH", "%v", err)
 	}
-	store := auth.NewMemoryStore(now)
+	store, closeStore := newStore(cfg, chk, log, now)
 	flowCfg := cfg.Auth.FlowConfig(chk.auth)
 	flowCfg.Host, flowCfg.SendTimeout, flowCfg.FailureFloor, flowCfg.Observer = cfg.publicHost(), cfg.SMS.Timeout, failureFloor, m
 	flow := auth.NewFlow(dir, sender, store, codes, flowCfg, log, now)
@@ -240,6 +244,10 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
 	}
+	var handler http.Handler = gw
+	if cfg.Store.UseRedis() {
+		handler = failClosed(gw, pages.Unavailable, cfg.PathPrefix+"signin", store.Ping, log)
+	}
 	// The body deadline wraps everything; the transport lifts it for the
 	// requests that go to the app.
 	checkDirectory := func(ctx context.Context) {
@@ -247,7 +255,23 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
-	return &app{handler: bodyDeadline(gw, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted), checkDirectory: checkDirectory}, nil
+	return &app{handler: bodyDeadline(handler, cfg.BodyReadTimeout), metrics: m, server: cfg.serverSettings(m, trusted),
+		checkDirectory: checkDirectory, close: closeStore}, nil
+}
+
+// newStore builds the store OTPGATE_STORE names, and what closes it. A
+// Redis that does not answer yet is no reason not to start: every sign-in
+// and session is refused with a 503 page and readiness fails until it
+// answers, and the store connects by itself.
+func newStore(cfg Config, chk checked, log *slog.Logger, now func() time.Time) (auth.Store, func()) {
+	if !cfg.Store.UseRedis() {
+		return auth.NewMemoryStore(now), func() {}
+	}
+	s, err := redisstore.New(chk.redis, log)
+	if err != nil {
+		log.Error("redis store: cannot connect yet; sign-ins and sessions are refused (503) until it answers", "err", err)
+	}
+	return reportingStore{s}, s.Close
 }
 
 // newSender builds the configured SMS providers: one, or several tried in
