@@ -141,9 +141,12 @@ func serverConf(s *Server, port int, cfg config) string {
 	} else {
 		fmt.Fprintf(&b, "port %d\n", port)
 	}
+	// Every server may become a replica (Sentinel turns a former master
+	// into one), so each knows how to authenticate to a master.
+	fmt.Fprintf(&b, "masteruser %s\nmasterauth %s\n", Username, Password)
 	if cfg.replicaOf != "" {
 		host, p, _ := net.SplitHostPort(cfg.replicaOf)
-		fmt.Fprintf(&b, "replicaof %s %s\nmasteruser %s\nmasterauth %s\n", host, p, Username, Password)
+		fmt.Fprintf(&b, "replicaof %s %s\n", host, p)
 	}
 	return b.String()
 }
