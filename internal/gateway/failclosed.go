@@ -147,7 +147,7 @@ func (w *failClosedWriter) WriteHeader(code int) {
 	w.replaced = true
 	// What next set (a redirect, a cookie that signs out) goes with its
 	// response.
-	h := w.ResponseWriter.Header()
+	h := w.Header()
 	clear(h)
 	for k, v := range w.header {
 		h[k] = v
