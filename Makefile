@@ -10,7 +10,7 @@ BENCHCOUNT ?= 6
 export GOTOOLCHAIN := auto
 APT_PKGS := slapd ldap-utils kannel kannel-extras nginx caddy \
             samba samba-ad-provision samba-dsdb-modules samba-vfs-modules samba-common-bin python3-ldb \
-            chromium fonts-dejavu-core
+            chromium fonts-dejavu-core redis-server redis-sentinel
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: test test-deps unit vet lint vulncheck fmt-check bench fuzz demo build
@@ -24,8 +24,8 @@ test: test-deps fmt-check vet lint vulncheck
 # network), nginx and Caddy in front of otpgate as forward-auth server, and
 # Samba as an Active Directory domain controller (auth/sambatest), with
 # samba-tool (samba-common-bin) and the ldb module of Debian's python3,
-# and headless Chromium (internal/browsertest) with a font to render the
-# pages in.
+# headless Chromium (internal/browsertest) with a font to render the pages
+# in, and Redis with its Sentinel for the shared store (auth/redisstore).
 test-deps:
 	@missing=""; \
 	command -v slapd >/dev/null 2>&1 || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
@@ -42,6 +42,8 @@ test-deps:
 	/usr/bin/python3 -c 'import ldb' 2>/dev/null || missing="$$missing python3-ldb"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -d /usr/share/fonts/truetype/dejavu ] || missing="$$missing fonts-dejavu-core"; \
+	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	[ -x /usr/bin/redis-sentinel ] || missing="$$missing redis-sentinel"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -q && \

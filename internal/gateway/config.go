@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/auth/redisstore"
 	"github.com/otpgate/otpgate/internal/setting"
 	"github.com/otpgate/otpgate/proxy"
 	"github.com/otpgate/otpgate/sms"
@@ -46,14 +47,15 @@ type Config struct {
 	SMS2   sms.HTTPConfig // a second HTTP gateway, the http2 provider
 	Twilio sms.TwilioConfig
 
-	Auth  auth.Settings  `ignored:"true"` // read by specs, without a prefix of their own
-	Proxy proxy.Settings `ignored:"true"`
-	UI    ui.Settings    `ignored:"true"`
+	Auth  auth.Settings       `ignored:"true"` // read by specs, without a prefix of their own
+	Proxy proxy.Settings      `ignored:"true"`
+	UI    ui.Settings         `ignored:"true"`
+	Store redisstore.Settings `ignored:"true"`
 }
 
 // specs are the settings structs read under the OTPGATE_ prefix, in the
 // order -help lists them.
-func (c *Config) specs() []any { return []any{c, &c.Proxy, &c.UI, &c.Auth} }
+func (c *Config) specs() []any { return []any{c, &c.Proxy, &c.UI, &c.Auth, &c.Store} }
 
 // problem is one configuration error, always naming its variable.
 func problem(name, format string, args ...any) error {
@@ -116,6 +118,7 @@ type checked struct {
 	auth  auth.Checked
 	proxy proxy.Checked
 	ui    ui.Checked
+	redis redisstore.Options // with STORE=redis
 }
 
 // validate checks every setting, each part its own, and reports every
@@ -133,6 +136,8 @@ func (c *Config) validate() (checked, []error) {
 	if c.PublicURL == "" && chk.ui.Catalog != nil && chk.ui.Catalog.UsesHost() {
 		p = append(p, problem("PUBLIC_URL", "required when an SMS text in TRANSLATIONS_DIR uses {host}"))
 	}
+	chk.redis, pp = c.Store.Validate(envPrefix + "_")
+	p = append(p, pp...)
 	p = append(p, c.SMS.Validate(envPrefix+"_SMS_")...)
 	return chk, append(p, c.check()...)
 }

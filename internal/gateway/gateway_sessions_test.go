@@ -205,7 +205,7 @@ func TestSessionsRevokeCommand(t *testing.T) {
 	alice.signIn(slapdtest.Alice, "/app/")
 	carol.signIn(slapdtest.Carol, "/app/")
 	alice.wantApp("signed in", "/app/")
-	shared := func(Config, func() time.Time) (auth.Store, bool, error) { return e.store, true, nil }
+	shared := func(Config, func() time.Time) (auth.Store, bool, func(), error) { return e.store, true, func() {}, nil }
 	var stdout, stderr bytes.Buffer
 	if code := sessionsCommand(context.Background(), []string{"revoke", "ALICE"}, nil, &stdout, &stderr, shared, e.clock.Now); code != exitOK {
 		t.Fatalf("exit %d, want 0; stderr: %s", code, stderr.String())

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/auth/redisstore"
 	"github.com/otpgate/otpgate/internal/reqid"
 	"github.com/otpgate/otpgate/internal/setting"
 	"github.com/otpgate/otpgate/internal/tracing"
@@ -56,7 +57,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	switch mode {
 	case "sessions":
-		return sessionsCommand(ctx, args[1:], environ, stdout, stderr, newStore, time.Now)
+		return sessionsCommand(ctx, args[1:], environ, stdout, stderr, openConfiguredStore, time.Now)
 	case "serve", "demo":
 	case "-h", "-help", "--help", "help":
 		printHelp(stdout)
@@ -98,6 +99,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(err))
 		return exitConfig
 	}
+	defer a.close(context.WithoutCancel(ctx))
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		fmt.Fprintf(stderr, "otpgate: OTPGATE_LISTEN_ADDR: %v\n", err)
@@ -120,7 +122,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.Proxy.UpstreamURL == "" && demoEnv == nil {
 		log.Info("no OTPGATE_UPSTREAM_URL: serving forward-auth and the sign-in portal only")
 	}
-	defer a.close(context.WithoutCancel(ctx))
 	if err := serve(ctx, ln, a.handler, a.server, log); err != nil {
 		log.Error("server stopped", "err", err)
 		return exitFailed
@@ -210,8 +211,9 @@ type app struct {
 	checkDirectory func(ctx context.Context)
 	dir            *auth.LDAP
 	// close sends what tracing has not sent yet and lets go of what the
-	// parts hold open (the directory's kept connections); run calls it once
-	// serving has stopped. Calling it again does nothing more.
+	// parts hold open (the directory's kept connections, the store's);
+	// run calls it once serving has stopped. Calling it again does nothing
+	// more.
 	close func(ctx context.Context)
 }
 
@@ -260,10 +262,12 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("OTP_LENGTH", "%v", err)
 	}
-	store, _, err := newStore(cfg, now)
-	if err != nil {
-		return nil, err
-	}
+	store, closeStore := newStore(cfg, chk, log, now)
+	defer func() {
+		if !ok {
+			closeStore()
+		}
+	}()
 	flowCfg := cfg.Auth.FlowConfig(chk.auth)
 	flowCfg.Host, flowCfg.SendTimeout, flowCfg.FailureFloor, flowCfg.Observer = cfg.publicHost(), cfg.SMS.Timeout, failureFloor, m
 	var directory auth.Directory = dir
@@ -330,14 +334,18 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 	if err != nil {
 		return nil, problem("UPSTREAM_URL", "%v", err)
 	}
-	// The body deadline wraps everything; the transport lifts it for the
-	// requests that go to the app.
 	checkDirectory := func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, 2*cfg.Auth.Ldap.Timeout)
 		defer cancel()
 		checkADLockout(ctx, dir, cfg.Auth.Lockout, log)
 	}
-	handler := bodyDeadline(favicon(gw, sessions), cfg.BodyReadTimeout)
+	var handler http.Handler = gw
+	if cfg.Store.UseRedis() {
+		handler = failClosed(gw, pages.Unavailable, cfg.PathPrefix+"signin", store.Ping, log)
+	}
+	// The body deadline wraps everything; the transport lifts it for the
+	// requests that go to the app.
+	handler = bodyDeadline(favicon(handler, sessions), cfg.BodyReadTimeout)
 	if tr != nil {
 		handler = tr.Handler(handler, trusted.Trusts)
 	}
@@ -351,7 +359,23 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		checkDirectory: checkDirectory, dir: dir, close: func(ctx context.Context) {
 			closeTracing(ctx)
 			_ = dir.Close()
+			closeStore()
 		}}, nil
+}
+
+// newStore builds the store OTPGATE_STORE names, and what closes it. A
+// Redis that does not answer yet is no reason not to start: every sign-in
+// and session is refused with a 503 page and readiness fails until it
+// answers, and the store connects by itself.
+func newStore(cfg Config, chk checked, log *slog.Logger, now func() time.Time) (auth.Store, func()) {
+	if !cfg.Store.UseRedis() {
+		return auth.NewMemoryStore(now), func() {}
+	}
+	s, err := redisstore.New(chk.redis, log)
+	if err != nil {
+		log.Error("redis store: cannot connect yet; sign-ins and sessions are refused (503) until it answers", "err", err)
+	}
+	return reportingStore{s}, s.Close
 }
 
 // newSender builds the configured SMS providers: one, or several tried in

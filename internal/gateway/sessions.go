@@ -5,20 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/auth/redisstore"
 )
 
-// openStore returns the store the configuration names, and whether other
-// otpgate processes can share it (a store in this process's memory
-// cannot be).
-type openStore func(cfg Config, now func() time.Time) (store auth.Store, shared bool, err error)
+// openStore returns the store the configuration names, whether other
+// otpgate processes can share it (a store in this process's memory cannot
+// be), and what closes it.
+type openStore func(cfg Config, now func() time.Time) (store auth.Store, shared bool, closeStore func(), err error)
 
-// newStore is the store otpgate keeps its state in: its own memory.
-func newStore(_ Config, now func() time.Time) (auth.Store, bool, error) {
-	return auth.NewMemoryStore(now), false, nil
+// openConfiguredStore opens the store OTPGATE_STORE names, as serving
+// would: Redis is shared, memory is not.
+func openConfiguredStore(cfg Config, now func() time.Time) (auth.Store, bool, func(), error) {
+	if !cfg.Store.UseRedis() {
+		return auth.NewMemoryStore(now), false, func() {}, nil
+	}
+	opts, problems := cfg.Store.Validate(envPrefix + "_")
+	if err := errors.Join(problems...); err != nil {
+		return nil, false, nil, err
+	}
+	s, err := redisstore.New(opts, slog.New(slog.DiscardHandler))
+	if err != nil {
+		s.Close()
+		return nil, false, nil, fmt.Errorf("redis: %w", err)
+	}
+	return s, true, s.Close, nil
 }
 
 const sessionsUsage = "usage: otpgate sessions revoke USER"
@@ -41,11 +56,12 @@ func sessionsCommand(ctx context.Context, args, environ []string, stdout, stderr
 		fmt.Fprintf(stderr, "otpgate: configuration is not valid:\n%s\n", indent(err))
 		return exitConfig
 	}
-	store, shared, err := open(cfg, now)
+	store, shared, closeStore, err := open(cfg, now)
 	if err != nil {
 		fmt.Fprintf(stderr, "otpgate sessions revoke: %v\n", err)
 		return exitFailed
 	}
+	defer closeStore()
 	if !shared {
 		fmt.Fprintf(stderr, "otpgate sessions revoke: otpgate keeps sessions' state in the memory of each running otpgate "+
 			"(no shared store is configured), which this command cannot reach, so nothing was revoked.\n"+

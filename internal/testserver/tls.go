@@ -19,7 +19,8 @@ import (
 // whose subject alternative names are dnsName and ip, as PEM files ca.pem,
 // cert.pem and key.pem under dir (made if missing), for a test server that
 // speaks TLS. A CA of the test's own is needed: Go refuses, for one, the
-// negative serial number of the CA Samba provisions for itself.
+// negative serial number of the CA Samba provisions for itself. The
+// certificate also serves as a client certificate signed by the same CA.
 func WriteTLSFiles(dir, caName, dnsName string, ip net.IP) (caFile, certFile, keyFile string, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", "", err
@@ -56,9 +57,11 @@ func WriteTLSFiles(dir, caName, dnsName string, ip net.IP) (caFile, certFile, ke
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     []string{dnsName},
-		IPAddresses:  []net.IP{ip},
+		// ClientAuth too: servers that ask for client certificates
+		// (Redis's tls-auth-clients) accept this pair from the tests.
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{dnsName},
+		IPAddresses: []net.IP{ip},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
