@@ -462,6 +462,11 @@ func (d *Directory) handleSearch(w *gldap.ResponseWriter, r *gldap.Request) {
 // search returns the entries msg asks for and the result code. A filter it
 // cannot evaluate exactly matches nothing, reported as an error for the log.
 func (d *Directory) search(msg *gldap.SearchMessage) ([]*entry, int, error) {
+	if msg.BaseDN == "" && msg.Scope == gldap.BaseObject {
+		// The root DSE, which every directory answers: readiness probes
+		// read it. It names no AD domain, so no AD policy is looked for.
+		return []*entry{{attrs: map[string][]string{}}}, gldap.ResultSuccess, nil
+	}
 	base, err := ldap.ParseDN(msg.BaseDN)
 	if err != nil {
 		return nil, gldap.ResultInvalidDNSyntax, fmt.Errorf("parse base DN: %w", err)

@@ -33,6 +33,12 @@ func TestDemoSignIn(t *testing.T) {
 	base := waitFor(t, stdout, regexp.MustCompile(`open (http://localhost:\d+)`))
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	// The embedded directory answers a readiness probe as a real one does.
+	if resp, err := client.Get(base + "/otpgate/readyz"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusOK {
+		t.Errorf("demo readyz: got %d, want 200", resp.StatusCode)
+	}
 	get := func(path string) string {
 		t.Helper()
 		req, _ := http.NewRequest("GET", base+path, nil)
