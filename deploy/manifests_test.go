@@ -323,10 +323,9 @@ func checkOtpgateContainers(t *testing.T, c *cluster) {
 				t.Errorf("%s: OTPGATE_SHUTDOWN_TIMEOUT: got %v, want less than terminationGracePeriodSeconds (%v), or requests in flight are killed", w, timeout, grace)
 			}
 		}},
-		{"one replica", func(t *testing.T, w *workload) {
-			// Pending sign-ins live in one process's memory (auth.NewMemoryStore).
-			if r := w.dep.Spec.Replicas; r == nil || *r != 1 {
-				t.Errorf("%s: replicas: got %s, want 1 (pending sign-ins are kept in memory, so a second replica would not know them)", w, show(r))
+		{"several replicas only with a shared store", func(t *testing.T, w *workload) {
+			if problem := replicasProblem(t, w); problem != "" {
+				t.Errorf("%s: %s", w, problem)
 			}
 		}},
 		{"selector matches the pod", func(t *testing.T, w *workload) {
