@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/gateway"
 	"github.com/otpgate/otpgate/internal/setting"
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 // TestManifestsDecodeStrictly checks that every document of
@@ -391,6 +393,18 @@ func checkConfigValid(t *testing.T, c *cluster) {
 		"OTPGATE_COOKIE_SECRET_FILE": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
 		"OTPGATE_SMS_HEADERS_FILE":   "Authorization: Bearer stand-in",
 		"OTPGATE_SMS2_HEADERS_FILE":  "Authorization: Bearer stand-in",
+	}
+	// Redis's TLS files are read at start-up: a CA and a client pair.
+	ca, cert, key, err := testserver.WriteTLSFiles(t.TempDir(), "stand-in CA", "redis.example.internal", net.IPv4(127, 0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"OTPGATE_REDIS_CA_FILE": ca, "OTPGATE_REDIS_CERT_FILE": cert, "OTPGATE_REDIS_KEY_FILE": key} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		standIns[name] = string(b)
 	}
 	for _, w := range c.workloads {
 		t.Run(id(w.dep), func(t *testing.T) {
