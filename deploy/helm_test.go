@@ -164,7 +164,42 @@ func notesIngresses(t *testing.T, notes string) []*doc {
 var (
 	forwardAuthValues = filepath.Join(chartExamples, "forward-auth.yaml")
 	sidecarValues     = filepath.Join(chartExamples, "sidecar.yaml")
+	redisValues       = filepath.Join(chartExamples, "redis.yaml")
 )
+
+// wantEnvAndFiles checks the otpgate container's variables (value "" for
+// one that must be absent) and, for the secret files among them, the
+// Secret and key mounted at each ("Secret/key").
+func wantEnvAndFiles(env, files map[string]string) func(t *testing.T, c *cluster) {
+	return func(t *testing.T, c *cluster) {
+		w := c.workloads[0]
+		for _, name := range slices.Sorted(maps.Keys(env)) {
+			got, ok := w.env[name]
+			if want := env[name]; got != want || (want == "" && ok) {
+				t.Errorf("%s: %s: got %q (set %v), want %q", w, name, got, ok, want)
+			}
+		}
+		mounted := map[string]string{} // path in the volume -> Secret/key
+		for _, v := range w.pod.Volumes {
+			if v.Projected == nil {
+				continue
+			}
+			for _, src := range v.Projected.Sources {
+				if src.Secret != nil {
+					for _, it := range src.Secret.Items {
+						mounted[it.Path] = src.Secret.Name + "/" + it.Key
+					}
+				}
+			}
+		}
+		for _, name := range slices.Sorted(maps.Keys(files)) {
+			file := w.env[name]
+			if got := mounted[strings.TrimPrefix(file, "/run/secrets/otpgate/")]; got != files[name] {
+				t.Errorf("%s: %s=%q: got Secret/key %q mounted there, want %q", w, name, file, got, files[name])
+			}
+		}
+	}
+}
 
 // TestHelmChart renders the chart for each values set and checks what it
 // renders as the manifests are checked, and what each set is for.
@@ -265,6 +300,74 @@ func TestHelmChart(t *testing.T) {
 					}
 				}
 			},
+		},
+		{
+			name:   "several replicas on Redis (examples forward-auth and redis)",
+			values: chartValues{files: []string{forwardAuthValues, redisValues}},
+			want:   []string{"networking.k8s.io/v1 Ingress", "traefik.io/v1alpha1 Middleware", "policy/v1 PodDisruptionBudget"},
+			image:  "ghcr.io/otpgate/otpgate:" + appVersion, nginxAuth: true, middleware: true,
+			check: func(t *testing.T, c *cluster) {
+				wantEnvAndFiles(map[string]string{
+					"OTPGATE_STORE": "redis", "OTPGATE_REDIS_URL": "redis://redis.otpgate.svc.cluster.local:6379/0",
+					"OTPGATE_REDIS_USERNAME": "otpgate", "OTPGATE_REDIS_KEY_PREFIX": "otpgate:auth:",
+					"OTPGATE_REDIS_CA_FILE": "", "OTPGATE_REDIS_SENTINEL_MASTER": "",
+				}, map[string]string{
+					"OTPGATE_REDIS_PASSWORD_FILE": "otpgate/redis-password",
+					"OTPGATE_COOKIE_SECRET_FILE":  "otpgate/cookie-secret",
+				})(t, c)
+				w := c.workloads[0]
+				if r := w.dep.Spec.Replicas; r == nil || *r != 2 {
+					t.Errorf("%s: replicas: got %s, want 2", w, show(r))
+				}
+				var keys []string
+				for _, tsc := range w.pod.TopologySpreadConstraints {
+					if tsc.LabelSelector != nil && selects(tsc.LabelSelector.MatchLabels, w.dep.Spec.Template.Labels) {
+						keys = append(keys, tsc.TopologyKey)
+					}
+				}
+				if !slices.Equal(keys, []string{corev1.LabelHostname}) {
+					t.Errorf("%s: topologySpreadConstraints over its pods: got keys %q, want %q (the chart's default for several replicas)", w, keys, []string{corev1.LabelHostname})
+				}
+				if got := w.dep.Spec.Template.Labels["otpgate.io/redis-client"]; got != "true" {
+					t.Errorf("%s: pod label otpgate.io/redis-client: got %q, want %q (redis.yaml's NetworkPolicy admits it)", w, got, "true")
+				}
+			},
+		},
+		{
+			name: "sidecar on Redis with Sentinel",
+			values: chartValues{files: []string{sidecarValues}, set: map[string]any{"store": "redis", "replicaCount": 3, "redis": map[string]any{
+				"url": "rediss:///0", "username": "legacy", "existingSecret": "redis-auth", "passwordKey": "password",
+				"sentinel": map[string]any{"master": "otpgate-master", "addrs": []any{"sentinel-0.sentinel:26379", "sentinel-1.sentinel:26379"}, "passwordKey": "sentinel-password"},
+			}}},
+			want:  []string{"networking.k8s.io/v1 Ingress", "policy/v1 PodDisruptionBudget"},
+			image: "ghcr.io/otpgate/otpgate:" + appVersion,
+			check: wantEnvAndFiles(map[string]string{
+				"OTPGATE_STORE": "redis", "OTPGATE_REDIS_URL": "rediss:///0", "OTPGATE_REDIS_USERNAME": "legacy",
+				"OTPGATE_REDIS_SENTINEL_MASTER": "otpgate-master", "OTPGATE_REDIS_SENTINEL_ADDRS": "sentinel-0.sentinel:26379,sentinel-1.sentinel:26379",
+				"OTPGATE_REDIS_KEY_PREFIX": "",
+			}, map[string]string{
+				"OTPGATE_REDIS_PASSWORD_FILE":          "redis-auth/password",
+				"OTPGATE_REDIS_SENTINEL_PASSWORD_FILE": "redis-auth/sentinel-password",
+				"OTPGATE_TWILIO_AUTH_TOKEN_FILE":       "legacy-app-otpgate/twilio-auth-token",
+			}),
+		},
+		{
+			name: "Redis over TLS with a client certificate",
+			values: chartValues{files: []string{forwardAuthValues}, set: map[string]any{"store": "redis", "replicaCount": 2, "redis": map[string]any{
+				"url": "rediss://redis.example.internal:6380/0", "existingSecret": "redis-tls",
+				"passwordKey": "password", "caKey": "ca.crt", "certKey": "tls.crt", "keyKey": "tls.key",
+			}}},
+			want:  []string{"networking.k8s.io/v1 Ingress", "traefik.io/v1alpha1 Middleware", "policy/v1 PodDisruptionBudget"},
+			image: "ghcr.io/otpgate/otpgate:" + appVersion, nginxAuth: true, middleware: true,
+			check: wantEnvAndFiles(map[string]string{
+				"OTPGATE_STORE": "redis", "OTPGATE_REDIS_URL": "rediss://redis.example.internal:6380/0", "OTPGATE_REDIS_USERNAME": "",
+			}, map[string]string{
+				"OTPGATE_REDIS_PASSWORD_FILE": "redis-tls/password",
+				"OTPGATE_REDIS_CA_FILE":       "redis-tls/ca.crt",
+				"OTPGATE_REDIS_CERT_FILE":     "redis-tls/tls.crt",
+				"OTPGATE_REDIS_KEY_FILE":      "redis-tls/tls.key",
+				"OTPGATE_SMS_HEADERS_FILE":    "otpgate/sms-headers",
+			}),
 		},
 		{
 			name:   "image pinned by digest",
@@ -394,8 +497,32 @@ func TestHelmChartRefuses(t *testing.T) {
 			[]string{"secretFiles.OTPGATE_COOKIE_SECRET: required"}},
 		{"unknown mode", fa(map[string]any{"mode": "proxy"}),
 			[]string{"/mode", "forwardAuth", "sidecar"}},
-		{"unknown store", fa(map[string]any{"store": "redis"}),
-			[]string{"/store", "memory"}},
+		{"unknown store", fa(map[string]any{"store": "valkey"}),
+			[]string{"/store", "memory", "redis"}},
+		{"redis store without url or sentinel", fa(map[string]any{"store": "redis"}),
+			[]string{"redis.url: required with store: redis"}},
+		{"sentinel master without addresses", fa(map[string]any{"store": "redis", "redis": map[string]any{"url": "redis:///0", "sentinel": map[string]any{"master": "m"}}}),
+			[]string{"redis.sentinel.addrs: required with redis.sentinel.master"}},
+		{"sentinel addresses without master", fa(map[string]any{"store": "redis", "redis": map[string]any{"url": "redis:///0", "sentinel": map[string]any{"addrs": []any{"s-0:26379"}}}}),
+			[]string{"redis.sentinel.master: required with redis.sentinel.addrs"}},
+		{"sentinel address without port", fa(map[string]any{"store": "redis", "redis": map[string]any{"url": "redis:///0", "sentinel": map[string]any{"master": "m", "addrs": []any{"s-0"}}}}),
+			[]string{"/redis/sentinel/addrs/0"}},
+		{"redis values with the memory store", fa(map[string]any{"redis": map[string]any{"url": "redis://redis:6379/0"}}),
+			[]string{"redis: set, but store is memory; set store: redis"}},
+		{"redis url not redis", fa(map[string]any{"store": "redis", "redis": map[string]any{"url": "http://redis:6379"}}),
+			[]string{"/redis/url"}},
+		{"redis password key without a Secret", fa(map[string]any{"store": "redis", "existingSecret": "",
+			"secretFiles": map[string]any{"OTPGATE_COOKIE_SECRET": map[string]any{"key": "c", "secretName": "cookie"}},
+			"redis":       map[string]any{"url": "redis://redis:6379/0", "passwordKey": "redis-password"}}),
+			[]string{"redis.passwordKey: no Secret named", "redis.existingSecret"}},
+		{"redis password as a setting", fa(map[string]any{"settings": map[string]any{"OTPGATE_REDIS_PASSWORD": "hunter2"}}),
+			[]string{"settings.OTPGATE_REDIS_PASSWORD: a secret is never a value", "redis.passwordKey"}},
+		{"redis password in secretFiles", fa(map[string]any{"secretFiles": map[string]any{"OTPGATE_REDIS_PASSWORD": map[string]any{"key": "p"}}}),
+			[]string{"secretFiles.OTPGATE_REDIS_PASSWORD: Redis's secrets go in redis.passwordKey"}},
+		{"redis URL as a setting", fa(map[string]any{"settings": map[string]any{"OTPGATE_REDIS_URL": "redis://redis:6379/0"}}),
+			[]string{"settings.OTPGATE_REDIS_URL: the chart sets it from redis.url"}},
+		{"redis example with the memory store", chartValues{files: []string{forwardAuthValues, redisValues}, set: map[string]any{"store": "memory", "redis": map[string]any{"url": ""}}},
+			[]string{"replicaCount: got 2, want 1 while store is memory", "store: redis"}},
 		{"misspelled value", fa(map[string]any{"replicas": 1}),
 			[]string{"replicas"}},
 		{"secret as a setting", fa(map[string]any{"settings": map[string]any{"OTPGATE_LDAP_BIND_PASSWORD": "hunter2"}}),
@@ -436,11 +563,16 @@ func TestHelmChartRefuses(t *testing.T) {
 // values against the schema, templates rendered and parsed as YAML) with
 // each example's values.
 func TestHelmLint(t *testing.T) {
-	for _, f := range []string{forwardAuthValues, sidecarValues} {
+	for _, files := range [][]string{{forwardAuthValues}, {sidecarValues}, {forwardAuthValues, redisValues}} {
+		f := strings.Join(files, " -f ")
 		t.Run(path.Base(f), func(t *testing.T) {
-			vals, err := common.ReadValuesFile(f)
-			if err != nil {
-				t.Fatal(err)
+			vals := map[string]any{}
+			for _, file := range files {
+				v, err := common.ReadValuesFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals = loader.MergeMaps(vals, v)
 			}
 			linter := lint.RunAll(chartDir, vals, releaseNamespace)
 			for _, m := range linter.Messages {

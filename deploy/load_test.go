@@ -58,6 +58,7 @@ var kinds = map[string]func() metav1.Object{
 	"v1 Secret":                          func() metav1.Object { return new(corev1.Secret) },
 	"v1 Service":                         func() metav1.Object { return new(corev1.Service) },
 	"apps/v1 Deployment":                 func() metav1.Object { return new(appsv1.Deployment) },
+	"apps/v1 StatefulSet":                func() metav1.Object { return new(appsv1.StatefulSet) },
 	"networking.k8s.io/v1 Ingress":       func() metav1.Object { return new(networkingv1.Ingress) },
 	"traefik.io/v1alpha1 Middleware":     func() metav1.Object { return new(traefikMiddleware) },
 	"traefik.io/v1alpha1 IngressRoute":   func() metav1.Object { return new(traefikIngressRoute) },

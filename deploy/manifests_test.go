@@ -11,6 +11,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/otpgate/otpgate/internal/gateway"
 	"github.com/otpgate/otpgate/internal/setting"
+	"github.com/otpgate/otpgate/internal/testserver"
 )
 
 // TestManifestsDecodeStrictly checks that every document of
@@ -323,10 +325,9 @@ func checkOtpgateContainers(t *testing.T, c *cluster) {
 				t.Errorf("%s: OTPGATE_SHUTDOWN_TIMEOUT: got %v, want less than terminationGracePeriodSeconds (%v), or requests in flight are killed", w, timeout, grace)
 			}
 		}},
-		{"one replica", func(t *testing.T, w *workload) {
-			// Pending sign-ins live in one process's memory (auth.NewMemoryStore).
-			if r := w.dep.Spec.Replicas; r == nil || *r != 1 {
-				t.Errorf("%s: replicas: got %s, want 1 (pending sign-ins are kept in memory, so a second replica would not know them)", w, show(r))
+		{"several replicas only with a shared store", func(t *testing.T, w *workload) {
+			if problem := replicasProblem(t, w); problem != "" {
+				t.Errorf("%s: %s", w, problem)
 			}
 		}},
 		{"selector matches the pod", func(t *testing.T, w *workload) {
@@ -392,6 +393,18 @@ func checkConfigValid(t *testing.T, c *cluster) {
 		"OTPGATE_COOKIE_SECRET_FILE": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32)),
 		"OTPGATE_SMS_HEADERS_FILE":   "Authorization: Bearer stand-in",
 		"OTPGATE_SMS2_HEADERS_FILE":  "Authorization: Bearer stand-in",
+	}
+	// Redis's TLS files are read at start-up: a CA and a client pair.
+	ca, cert, key, err := testserver.WriteTLSFiles(t.TempDir(), "stand-in CA", "redis.example.internal", net.IPv4(127, 0, 0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, file := range map[string]string{"OTPGATE_REDIS_CA_FILE": ca, "OTPGATE_REDIS_CERT_FILE": cert, "OTPGATE_REDIS_KEY_FILE": key} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		standIns[name] = string(b)
 	}
 	for _, w := range c.workloads {
 		t.Run(id(w.dep), func(t *testing.T) {
