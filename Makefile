@@ -90,7 +90,9 @@ fmt-check:
 # cookie never returned), metrics off and on, against the strongest
 # baselines in the same run: a bare httputil.ReverseProxy with a pool of
 # 32 KiB buffers, and a bare handler answering 200 for forward-auth; and
-# the forward-auth handler alone. The summary (bench.awk) gives medians of
+# the forward-auth handler alone; each with the Redis store too (a real
+# redis-server), against the baselines and paired against the memory
+# store. The summary (bench.awk) gives medians of
 # the BENCHCOUNT runs. bench-signin first: sign-ins per second.
 bench: bench-signin
 	$(GO) test -run='^$$' -bench='BenchmarkProxied|BenchmarkForwardAuth|BenchmarkForwardAuthHandler' -benchmem -benchtime=$(BENCHTIME) -count=$(BENCHCOUNT) ./internal/gateway | tee bench.txt

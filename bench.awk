@@ -46,17 +46,48 @@ END {
 	row("otpgate, stale cookie", p "otpgate-stale", p "bare-pooled")
 	row("otpgate, metrics on, fresh cookie", p "otpgate-metrics-fresh", p "bare-pooled")
 	row("otpgate, metrics on, stale cookie", p "otpgate-metrics-stale", p "bare-pooled")
+	row("otpgate, Redis store, fresh cookie", p "otpgate-redis-fresh", p "bare-pooled")
+	row("otpgate, Redis store, stale cookie", p "otpgate-redis-stale", p "bare-pooled")
 	printf "\nForward-auth (Traefik, Caddy) and auth-request (nginx), against a bare Go handler answering 200:\n%s\n", hdr
 	row("bare handler answering 200", f "bare-200", f "bare-200")
 	row("forward-auth, fresh cookie", f "otpgate-fresh", f "bare-200")
 	row("forward-auth, stale cookie", f "otpgate-stale", f "bare-200")
 	row("auth-request, fresh cookie", f "auth-request-fresh", f "bare-200")
 	row("auth-request, stale cookie", f "auth-request-stale", f "bare-200")
+	row("forward-auth, Redis, fresh cookie", f "otpgate-redis-fresh", f "bare-200")
+	row("forward-auth, Redis, stale cookie", f "otpgate-redis-stale", f "bare-200")
 	h = "BenchmarkForwardAuthHandler/"
 	printf "\notpgate's own work on a forward-auth question, its handler called directly:\n"
 	hrow("forward-auth, fresh cookie", h "forward-auth-fresh")
 	hrow("forward-auth, stale cookie", h "forward-auth-stale")
 	hrow("auth-request, fresh cookie", h "auth-request-fresh")
+	hrow("forward-auth, Redis, fresh cookie", h "redis-forward-auth-fresh")
+	hrow("forward-auth, Redis, stale cookie", h "redis-forward-auth-stale")
+	printf "\nThe Redis store against the memory store (otpgate both; speed = memory's time / Redis's, paired),\n"
+	printf "and the allocations it adds:\n  %-34s %9s %9s %8s\n", "", "speed", "p99", "+alloc"
+	redis_row("proxied, fresh cookie", p, "fresh", "otpgate-fresh")
+	redis_row("proxied, stale cookie", p, "stale", "otpgate-stale")
+	redis_row("forward-auth, fresh cookie", f, "fresh", "otpgate-fresh")
+	redis_row("forward-auth, stale cookie", f, "stale", "otpgate-stale")
+	# make bench is how the Redis figures are had: one missing (no
+	# redis-server, so the benchmarks skipped) fails it.
+	split("otpgate-redis-fresh otpgate-redis-stale paired-otpgate-redis-fresh paired-otpgate-redis-stale redis-vs-memory-fresh redis-vs-memory-stale", want, " ")
+	for (i in want) for (j = 0; j < 2; j++) {
+		k = (j ? f : p) want[i]
+		if (!n[k]) missing = missing " " k
+	}
+	if (!n[h "redis-forward-auth-fresh"]) missing = missing " " h "redis-forward-auth-fresh"
+	if (missing != "") {
+		printf "\nno Redis store results (is redis-server installed? make test-deps installs it):%s\n", missing
+		exit 1
+	}
+}
+
+function redis_row(label, b, age, memory,    k) {
+	k = b "redis-vs-memory-" age
+	if (!n[k] || !n[b "otpgate-redis-" age] || !n[b memory]) { printf "  %-34s (no result)\n", label; return }
+	printf "  %-34s %9.2f %9.2f %+8.0f\n", label, median(k, "speed"), median(k, "ratio"),
+		median(b "otpgate-redis-" age, "allocs") - median(b memory, "allocs")
 }
 
 function hrow(label, k) {

@@ -59,6 +59,9 @@ type Store struct {
 	// cacheHits counts Gets answered from the client-side cache.
 	cacheHits atomic.Int64
 	written   recentWrites
+	// over is a context that is done: what a Get's context becomes once
+	// the Get has returned (see lazyTimeout).
+	over context.Context
 }
 
 // writtenFor is how long Get reads a key this store wrote from Redis
@@ -107,7 +110,9 @@ var _ auth.Store = (*Store)(nil)
 // answers, every call fails (and otpgate answers 503), and it connects by
 // itself as soon as Redis is there.
 func New(opts Options, log *slog.Logger) (*Store, error) {
-	s := &Store{opts: opts, log: log}
+	over, cancel := context.WithCancel(context.Background())
+	cancel()
+	s := &Store{opts: opts, log: log, over: over}
 	_, err := s.get()
 	return s, err
 }
@@ -268,18 +273,25 @@ func (s *Store) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Get implements auth.Store, from the client-side cache when Redis has
 // not invalidated it. Absent keys are cached too (rueidis caches the nil
-// reply), which is the common answer: not signed out.
+// reply), which is the common answer: not signed out. Every signed-in
+// request asks, so a cached answer costs no timer (see lazyTimeout).
 func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
-	b, err := call(s, ctx, func(ctx context.Context, c rueidis.Client) ([]byte, error) {
-		if s.written.recent(key) {
-			return c.Do(ctx, c.B().Get().Key(s.key(key)).Build()).AsBytes()
-		}
-		res := c.DoCache(ctx, c.B().Get().Key(s.key(key)).Cache(), cacheTTL)
+	c, err := s.get()
+	if err != nil {
+		return nil, fmt.Errorf("redis get %s: %w", kind(key), err)
+	}
+	bounded := &lazyTimeout{Context: ctx, deadline: time.Now().Add(s.opts.Timeout), over: s.over}
+	defer bounded.stop()
+	var res rueidis.RedisResult
+	if s.written.recent(key) {
+		res = c.Do(bounded, c.B().Get().Key(s.key(key)).Build())
+	} else {
+		res = c.DoCache(bounded, c.B().Get().Key(s.key(key)).Cache(), cacheTTL)
 		if res.IsCacheHit() {
 			s.cacheHits.Add(1)
 		}
-		return res.AsBytes()
-	})
+	}
+	b, err := res.AsBytes()
 	switch {
 	case rueidis.IsRedisNil(err):
 		return nil, auth.ErrNotFound
@@ -287,6 +299,47 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("redis get %s: %w", kind(key), err)
 	}
 	return b, nil
+}
+
+// lazyTimeout is its parent context with the store's timeout, whose timer
+// is made only when the context is first waited on. rueidis answers from
+// its cache without looking at the context, so a cached Get costs one
+// small allocation instead of context.WithDeadline's timer and closures;
+// a Get that goes to Redis is bounded as any other call.
+type lazyTimeout struct {
+	context.Context
+	deadline time.Time
+	over     context.Context
+
+	once   sync.Once
+	armed  context.Context
+	cancel context.CancelFunc
+}
+
+func (c *lazyTimeout) arm() context.Context {
+	c.once.Do(func() { c.armed, c.cancel = context.WithDeadline(c.Context, c.deadline) })
+	return c.armed
+}
+
+// Deadline is the sooner of the parent's and the timeout's, without a
+// timer.
+func (c *lazyTimeout) Deadline() (time.Time, bool) {
+	if d, ok := c.Context.Deadline(); ok && d.Before(c.deadline) {
+		return d, true
+	}
+	return c.deadline, true
+}
+
+func (c *lazyTimeout) Done() <-chan struct{} { return c.arm().Done() }
+func (c *lazyTimeout) Err() error            { return c.arm().Err() }
+
+// stop releases the timer, if one was made; a context never waited on is
+// from then on done, as a canceled one is, with no timer made for it.
+func (c *lazyTimeout) stop() {
+	c.once.Do(func() { c.armed = c.over })
+	if c.cancel != nil {
+		c.cancel()
+	}
 }
 
 // Take implements auth.Store with GETDEL.

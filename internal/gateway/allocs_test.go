@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/otpgate/otpgate/auth/redistest"
 	"github.com/otpgate/otpgate/proxy"
 )
 
@@ -26,6 +27,12 @@ const (
 	// The identity values (1) and the groups (1); the request id's context
 	// (1) and the request carrying it (1).
 	forwardAuthAllocsCeiling = 4
+	// What the Redis store adds to either: the fail-closed record (1) and
+	// the request carrying it (1); the sign-out check, answered from the
+	// client-side cache: its bounded context (1) and its key's name in
+	// Redis (1). rueidis pools its commands: the race detector's slack
+	// applies.
+	redisAllocs = 4
 )
 
 // raceSlack is what the race detector may add: each sync.Pool.Get may
@@ -89,6 +96,43 @@ func TestSignedInForwardAuthAllocationsStayUnderCeiling(t *testing.T) {
 		t.Logf("%s: %v allocations", tt.name, got)
 		if got > forwardAuthAllocsCeiling {
 			t.Errorf("%s: %v allocations per answer, want at most %v", tt.name, got, forwardAuthAllocsCeiling)
+		}
+	}
+}
+
+func TestSignedInRequestWithRedisStoreAllocationsStayUnderCeiling(t *testing.T) {
+	redis := withRedis(redistest.Start(t))
+	appURL := startBenchApp(t)
+	upstream, _ := url.Parse(appURL)
+	bare := &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { pr.SetURL(upstream); pr.SetXForwarded() },
+		Transport:  proxy.NewTransport(),
+		BufferPool: benchBufferPool{},
+	}
+	cookie := benchCookie(t)
+	bareAllocs := handlerAllocs(t, bare, "/dashboard?tab=1", nil, cookie)
+	traefik := http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"},
+		"X-Forwarded-Host": {benchHost}, "X-Forwarded-Uri": {"/dashboard?tab=1"}}
+	for _, tt := range []struct {
+		name     string
+		upstream string
+		path     string
+		header   http.Header
+		age      time.Duration
+		base     float64 // what a bare handler allocates for the same
+		ceiling  float64
+	}{
+		{"proxied, fresh cookie", appURL, "/dashboard?tab=1", nil, 0, bareAllocs, proxiedAllocsCeiling + redisAllocs + raceSlack()},
+		{"proxied, stale cookie", appURL, "/dashboard?tab=1", nil, 2 * time.Minute, bareAllocs, proxiedAllocsCeiling + redisAllocs + raceSlack()},
+		{"forward-auth, fresh cookie", "", "/otpgate/authz/forward-auth", traefik, 0, 0, forwardAuthAllocsCeiling + redisAllocs + raceSlack()},
+		{"forward-auth, stale cookie", "", "/otpgate/authz/forward-auth", traefik, 2 * time.Minute, 0, forwardAuthAllocsCeiling + redisAllocs + raceSlack()},
+	} {
+		a, _ := assembleBench(t, tt.upstream, tt.age, false, redis)
+		got := handlerAllocs(t, a.handler, tt.path, tt.header, cookie) - tt.base
+		t.Logf("%s, Redis store: otpgate makes %v allocations (beyond the bare proxy's %v)", tt.name, got, tt.base)
+		if got > tt.ceiling {
+			t.Errorf("%s, Redis store: %v allocations per request (beyond the bare proxy's %v), want at most %v (race detector: %v)",
+				tt.name, got, tt.base, tt.ceiling, raceEnabled)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/otpgate/otpgate/auth"
+	"github.com/otpgate/otpgate/auth/redistest"
 	"github.com/otpgate/otpgate/proxy"
 )
 
@@ -92,8 +93,11 @@ func serveBenchApp(in io.Reader, out io.Writer) int {
 // reverse-proxy mode, fresh (no renewal due) and stale (older than the
 // renewal interval, the renewed cookie never sent back), with metrics off
 // and on, against bare httputil.ReverseProxys to the same app on the same
-// tuned transport: as it comes, and with a pool of 32 KiB buffers.
+// tuned transport: as it comes, and with a pool of 32 KiB buffers. With
+// the Redis store too (a real redis-server), against the bare proxy and,
+// paired, against the memory store.
 func BenchmarkProxied(b *testing.B) {
+	redis := withRedis(redistest.Start(b))
 	appURL := startBenchApp(b)
 	upstream, _ := url.Parse(appURL)
 	bare := &httputil.ReverseProxy{
@@ -116,10 +120,22 @@ func BenchmarkProxied(b *testing.B) {
 		benchCase(b, "otpgate-stale", appURL, 2*time.Minute, false),
 		benchCase(b, "otpgate-metrics-fresh", appURL, 0, true),
 		benchCase(b, "otpgate-metrics-stale", appURL, 2*time.Minute, true),
+		benchCase(b, "otpgate-redis-fresh", appURL, 0, false, redis),
+		benchCase(b, "otpgate-redis-stale", appURL, 2*time.Minute, false, redis),
 	} {
 		otpgate := benchReq{bc.url + page, nil, bc.c}
 		b.Run(bc.name, func(b *testing.B) { runBench(b, otpgate) })
 		b.Run("paired-"+bc.name, func(b *testing.B) { runBench(b, base, otpgate) })
+	}
+	for _, age := range []struct {
+		name string
+		age  time.Duration
+	}{{"fresh", 0}, {"stale", 2 * time.Minute}} {
+		memory := benchCase(b, "", appURL, age.age, false)
+		onRedis := benchCase(b, "", appURL, age.age, false, redis)
+		b.Run("redis-vs-memory-"+age.name, func(b *testing.B) {
+			runBench(b, benchReq{memory.url + page, nil, memory.c}, benchReq{onRedis.url + page, nil, onRedis.c})
+		})
 	}
 }
 
@@ -127,10 +143,15 @@ func BenchmarkProxied(b *testing.B) {
 // question of Traefik and Caddy (X-Forwarded-*) and nginx's auth_request
 // (X-Original-URL) for a signed-in browser, against a bare handler that
 // answers 200 without checking anything: the limit of this server shape.
+// Forward-auth with the Redis store too, against the bare handler and,
+// paired, against the memory store.
 func BenchmarkForwardAuth(b *testing.B) {
+	redis := withRedis(redistest.Start(b))
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	fresh := benchCase(b, "", "", 0, false)
 	stale := benchCase(b, "", "", 2*time.Minute, false)
+	redisFresh := benchCase(b, "", "", 0, false, redis)
+	redisStale := benchCase(b, "", "", 2*time.Minute, false, redis)
 	traefik := http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"},
 		"X-Forwarded-Host": {benchHost}, "X-Forwarded-Uri": {"/dashboard?tab=1"}}
 	nginx := http.Header{"X-Original-Url": {"https://" + benchHost + "/dashboard?tab=1"}}
@@ -145,16 +166,26 @@ func BenchmarkForwardAuth(b *testing.B) {
 		{"otpgate-stale", benchReq{stale.url + fa, traefik, stale.c}},
 		{"auth-request-fresh", benchReq{fresh.url + ar, nginx, fresh.c}},
 		{"auth-request-stale", benchReq{stale.url + ar, nginx, stale.c}},
+		{"otpgate-redis-fresh", benchReq{redisFresh.url + fa, traefik, redisFresh.c}},
+		{"otpgate-redis-stale", benchReq{redisStale.url + fa, traefik, redisStale.c}},
 	} {
 		b.Run(bc.name, func(b *testing.B) { runBench(b, bc.req) })
 		b.Run("paired-"+bc.name, func(b *testing.B) { runBench(b, base, bc.req) })
 	}
+	b.Run("redis-vs-memory-fresh", func(b *testing.B) {
+		runBench(b, benchReq{fresh.url + fa, traefik, fresh.c}, benchReq{redisFresh.url + fa, traefik, redisFresh.c})
+	})
+	b.Run("redis-vs-memory-stale", func(b *testing.B) {
+		runBench(b, benchReq{stale.url + fa, traefik, stale.c}, benchReq{redisStale.url + fa, traefik, redisStale.c})
+	})
 }
 
 // BenchmarkForwardAuthHandler measures otpgate's own work on a signed-in
 // forward-auth or auth-request question: the assembled handler called
-// directly, without connections, clients or other processes.
+// directly, without connections, clients or other processes; with the
+// memory store and with the Redis store.
 func BenchmarkForwardAuthHandler(b *testing.B) {
+	redis := withRedis(redistest.Start(b))
 	cookie := benchCookie(b)
 	traefik := http.Header{"X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"},
 		"X-Forwarded-Host": {benchHost}, "X-Forwarded-Uri": {"/dashboard?tab=1"}}
@@ -164,12 +195,15 @@ func BenchmarkForwardAuthHandler(b *testing.B) {
 		path   string
 		header http.Header
 		age    time.Duration
+		opts   []func(*Config)
 	}{
-		{"forward-auth-fresh", "/otpgate/authz/forward-auth", traefik, 0},
-		{"forward-auth-stale", "/otpgate/authz/forward-auth", traefik, 2 * time.Minute},
-		{"auth-request-fresh", "/otpgate/authz/auth-request", nginx, 0},
+		{"forward-auth-fresh", "/otpgate/authz/forward-auth", traefik, 0, nil},
+		{"forward-auth-stale", "/otpgate/authz/forward-auth", traefik, 2 * time.Minute, nil},
+		{"auth-request-fresh", "/otpgate/authz/auth-request", nginx, 0, nil},
+		{"redis-forward-auth-fresh", "/otpgate/authz/forward-auth", traefik, 0, []func(*Config){redis}},
+		{"redis-forward-auth-stale", "/otpgate/authz/forward-auth", traefik, 2 * time.Minute, []func(*Config){redis}},
 	} {
-		a, _ := assembleBench(b, "", bc.age, false)
+		a, _ := assembleBench(b, "", bc.age, false, bc.opts...)
 		b.Run(bc.name, func(b *testing.B) {
 			r := handlerRequest(bc.path, bc.header, cookie)
 			w := &discardResponse{header: http.Header{}}
@@ -251,11 +285,11 @@ type benchTarget struct {
 }
 
 // benchCase assembles otpgate as run does (for upstream, or forward-auth
-// only when upstream is ""), serves it with serve on a loopback port, and
-// returns its URL and a signed-in session cookie whose last use is age
-// ago.
-func benchCase(b *testing.B, name, upstream string, age time.Duration, metricsOn bool) benchTarget {
-	a, cfg := assembleBench(b, upstream, age, metricsOn)
+// only when upstream is ""), with opts changing benchConfig, serves it
+// with serve on a loopback port, and returns its URL and a signed-in
+// session cookie whose last use is age ago.
+func benchCase(b *testing.B, name, upstream string, age time.Duration, metricsOn bool, opts ...func(*Config)) benchTarget {
+	a, cfg := assembleBench(b, upstream, age, metricsOn, opts...)
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		b.Fatal(err)
@@ -273,10 +307,14 @@ func benchCase(b *testing.B, name, upstream string, age time.Duration, metricsOn
 }
 
 // assembleBench assembles otpgate for upstream ("": forward-auth only)
-// with benchConfig, its clock age ahead of the one sessions are issued by.
-func assembleBench(tb testing.TB, upstream string, age time.Duration, metricsOn bool) (*app, Config) {
+// with benchConfig changed by opts, its clock age ahead of the one
+// sessions are issued by; it closes it when tb ends.
+func assembleBench(tb testing.TB, upstream string, age time.Duration, metricsOn bool, opts ...func(*Config)) (*app, Config) {
 	cfg := benchConfig(tb)
 	cfg.Proxy.UpstreamURL = upstream
+	for _, o := range opts {
+		o(&cfg)
+	}
 	if metricsOn {
 		cfg.MetricsAddr = "127.0.0.1:0" // the wrappers are in place; nobody scrapes
 	}
@@ -285,6 +323,7 @@ func assembleBench(tb testing.TB, upstream string, age time.Duration, metricsOn 
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { a.close(context.Background()) })
 	return a, cfg
 }
 

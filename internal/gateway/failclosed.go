@@ -21,25 +21,9 @@ import (
 
 type outageKey struct{}
 
-// outage is one request's record of a store failure.
-type outage struct {
-	mu  sync.Mutex
-	err error // the first failure
-}
-
-func (o *outage) set(err error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.err == nil {
-		o.err = err
-	}
-}
-
-func (o *outage) get() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.err
-}
+// outage is one request's record of a store failure, found in its
+// context under outageKey.
+type outage interface{ set(err error) }
 
 // reportingStore is a Store that records its failures in the request's
 // outage. Absent keys and bad arguments are answers, not failures; Ping
@@ -50,7 +34,7 @@ func report(ctx context.Context, err error) error {
 	if err == nil || errors.Is(err, auth.ErrNotFound) || errors.Is(err, auth.ErrBadWindow) {
 		return err
 	}
-	if o, ok := ctx.Value(outageKey{}).(*outage); ok {
+	if o, ok := ctx.Value(outageKey{}).(outage); ok {
 		o.set(err)
 	}
 	return err
@@ -100,80 +84,153 @@ func (s reportingStore) WindowRemove(ctx context.Context, key, id string) error 
 // type a password into a form that cannot work.
 func failClosed(next http.Handler, unavailable func(http.ResponseWriter, *http.Request), signInPath string,
 	ping func(context.Context) error, log *slog.Logger) http.Handler {
+	h := &failClosedHandler{unavailable: unavailable, log: log}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		o := &outage{}
-		r = r.WithContext(context.WithValue(r.Context(), outageKey{}, o))
+		// It runs on every request, so what it needs is one allocation
+		// (besides the request carrying it) when the store answers.
+		fc := &failClosedRequest{Context: r.Context(), w: w, h: h}
+		fc.before.take(w.Header())
+		r = r.WithContext(fc)
+		fc.r = r
 		if r.Method == http.MethodGet && r.URL.Path == signInPath {
 			if err := ping(r.Context()); err != nil {
-				o.set(err)
+				fc.set(err)
 			}
 		}
-		fw := &failClosedWriter{ResponseWriter: w, o: o, header: w.Header().Clone(),
-			replace: func() {
-				log.Error("store unavailable: request answered 503", "path", r.URL.Path, "err", o.get())
-				unavailable(w, r)
-			}}
-		next.ServeHTTP(fw, r)
-		if !fw.wroteHeader && o.get() != nil {
-			fw.WriteHeader(http.StatusOK)
+		next.ServeHTTP(fc, r)
+		if !fc.wroteHeader && fc.failed() != nil {
+			fc.WriteHeader(http.StatusOK)
 		}
 	})
 }
 
-// failClosedWriter replaces a response whose request saw the store fail.
-type failClosedWriter struct {
-	http.ResponseWriter
-	o           *outage
-	header      http.Header // as it was before next, restored for the 503
-	replace     func()
+// failClosedHandler is what every request's failClosedRequest shares.
+type failClosedHandler struct {
+	unavailable func(http.ResponseWriter, *http.Request)
+	log         *slog.Logger
+}
+
+// failClosedRequest is one request's context, holding its record of a
+// store failure (the outage under outageKey), and the ResponseWriter that
+// replaces the response when there was one. Both in one value, so that a
+// request costs one allocation here.
+type failClosedRequest struct {
+	context.Context
+	w      http.ResponseWriter
+	r      *http.Request // as next got it
+	h      *failClosedHandler
+	before headerSnapshot // the header before next, restored for the 503
+
+	mu  sync.Mutex
+	err error // the first failure
+
 	wroteHeader bool
 	replaced    bool
 }
 
-func (w *failClosedWriter) WriteHeader(code int) {
-	if w.wroteHeader {
+// Value answers outageKey with the request's record; the rest is the
+// parent's.
+func (fc *failClosedRequest) Value(key any) any {
+	if key == (outageKey{}) {
+		return fc
+	}
+	return fc.Context.Value(key)
+}
+
+func (fc *failClosedRequest) set(err error) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if fc.err == nil {
+		fc.err = err
+	}
+}
+
+func (fc *failClosedRequest) failed() error {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.err
+}
+
+func (fc *failClosedRequest) Header() http.Header { return fc.w.Header() }
+
+func (fc *failClosedRequest) WriteHeader(code int) {
+	if fc.wroteHeader {
 		return
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		// Informational (103 Early Hints): the response is still to come.
-		w.ResponseWriter.WriteHeader(code)
+		fc.w.WriteHeader(code)
 		return
 	}
-	w.wroteHeader = true
-	if w.o.get() == nil {
-		w.ResponseWriter.WriteHeader(code)
+	fc.wroteHeader = true
+	err := fc.failed()
+	if err == nil {
+		fc.w.WriteHeader(code)
 		return
 	}
-	w.replaced = true
+	fc.replaced = true
 	// What next set (a redirect, a cookie that signs out) goes with its
 	// response.
-	h := w.Header()
-	clear(h)
-	for k, v := range w.header {
-		h[k] = v
-	}
-	w.replace()
+	fc.before.restore(fc.w.Header())
+	fc.h.log.Error("store unavailable: request answered 503", "path", fc.r.URL.Path, "err", err)
+	fc.h.unavailable(fc.w, fc.r)
 }
 
-func (w *failClosedWriter) Write(b []byte) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
+func (fc *failClosedRequest) Write(b []byte) (int, error) {
+	if !fc.wroteHeader {
+		fc.WriteHeader(http.StatusOK)
 	}
-	if w.replaced {
+	if fc.replaced {
 		return len(b), nil
 	}
-	return w.ResponseWriter.Write(b)
+	return fc.w.Write(b)
 }
 
-func (w *failClosedWriter) Flush() {
-	if w.replaced {
+func (fc *failClosedRequest) Flush() {
+	if fc.replaced {
 		return
 	}
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
+	if !fc.wroteHeader {
+		fc.WriteHeader(http.StatusOK)
 	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+	_ = http.NewResponseController(fc.w).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection (upgrades).
-func (w *failClosedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (fc *failClosedRequest) Unwrap() http.ResponseWriter { return fc.w }
+
+// headerSnapshot keeps a response header as it was: a few fields in
+// place (what the outer handlers set, a request id), more in a copy.
+// Each field's values are kept as they were, not copied: http.Header's
+// methods replace or append to a field's values, never change them in
+// place.
+type headerSnapshot struct {
+	n      int
+	fields [4]struct {
+		name   string
+		values []string
+	}
+	more http.Header
+}
+
+func (s *headerSnapshot) take(h http.Header) {
+	if len(h) > len(s.fields) {
+		s.more = h.Clone()
+		return
+	}
+	for name, values := range h {
+		s.fields[s.n].name, s.fields[s.n].values = name, values[:len(values):len(values)]
+		s.n++
+	}
+}
+
+// restore makes h what it was.
+func (s *headerSnapshot) restore(h http.Header) {
+	clear(h)
+	for name, values := range s.more {
+		h[name] = values
+	}
+	for _, f := range s.fields[:s.n] {
+		h[f.name] = f.values
+	}
+}
