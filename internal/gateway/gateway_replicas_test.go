@@ -429,4 +429,3 @@ func TestReplicasShareRedis(t *testing.T) {
 		}
 	})
 }
-
