@@ -26,6 +26,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/otpgate/otpgate/auth/redistest"
 	"github.com/otpgate/otpgate/auth/slapdtest"
 	"github.com/otpgate/otpgate/internal/testclock"
@@ -429,3 +431,83 @@ func TestReplicasShareRedis(t *testing.T) {
 		}
 	})
 }
+
+// readsOf counts slapd's reads of the entry dn by its DN (the sessions'
+// re-read: a base-scope search), once slapd has printed everything up to
+// now: the test's own search of a marker entry, which slapd logs after
+// every operation before it.
+func readsOf(t *testing.T, e *env, dn string, marker int) int {
+	t.Helper()
+	base := fmt.Sprintf("cn=marker-%d,%s", marker, e.dir.BaseDN)
+	_, _ = e.dir.Conn(t).Search(ldap.NewSearchRequest(base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false, "(objectClass=*)", nil, nil))
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(e.dir.Output(), `SRCH base="`+base+`"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("slapd's log lacks the marker search %q:\n%s", base, e.dir.Output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return strings.Count(strings.ToLower(e.dir.Output()), strings.ToLower(`SRCH base="`+dn+`" scope=0`))
+}
+
+// TestReplicasFollowTheDirectoryOnce: a user an administrator disables in
+// slapd is refused by every replica within SESSION_REFRESH, and the three
+// replicas ask the directory about the user once per period in all, what
+// one learns serving the others through Redis.
+func TestReplicasFollowTheDirectoryOnce(t *testing.T) {
+	redis := redistest.Start(t)
+	rs := startReplicaSet(t, []slapdtest.Option{slapdtest.WithPasswordPolicy(), slapdtest.WithStatsLog()}, withRedis(redis), following)
+	alice := slapdtest.Alice
+	b := rs.browser()
+	b.signIn(alice, "/app/")
+	cookies := rs.cookies(b)
+	everyReplicaTwice := func(what string, ok func(response) bool) {
+		t.Helper()
+		for range 2 {
+			rs.wantEveryReplica(what, "/app/", cookies, 0, ok)
+		}
+	}
+	everyReplicaTwice("signed in", isApp)
+	before := readsOf(t, rs.env, alice.DN, 1)
+
+	rs.clock.Advance(e2eRefresh)
+	everyReplicaTwice("refresh due, user active", isApp)
+	if n := readsOf(t, rs.env, alice.DN, 2) - before; n != 1 {
+		t.Fatalf("slapd was asked about alice %d times by three replicas in one period, want 1", n)
+	}
+
+	// The replica that asked holds a lock in Redis for a real-time
+	// min(30s, SESSION_REFRESH/4), which the test's clock cannot advance:
+	// it lapses here as it would in the period.
+	if n, err := redis.Do("DEL", e2eLockKey(alice.DN)); err != nil || n != "1" {
+		t.Fatalf("DEL the directory check's lock: %q, %v; want 1: one replica took it", n, err)
+	}
+	m := ldap.NewModifyRequest(alice.DN, []ldap.Control{relax})
+	m.Replace("pwdAccountLockedTime", []string{"000001010000Z"}) // an administrator's lock
+	if err := rs.dir.Conn(t).Modify(m); err != nil {
+		t.Fatal(err)
+	}
+	before = readsOf(t, rs.env, alice.DN, 3)
+	rs.clock.Advance(e2eRefresh - 10*time.Second)
+	everyReplicaTwice("disabled, refresh not yet due", isApp)
+	rs.clock.Advance(10 * time.Second)
+	for _, r := range rs.reps {
+		// The first asks the directory; the others may read the record
+		// before Redis has told their client-side caches it changed, and
+		// then look again a second later.
+		if _, err := rs.direct(r, "/app/", cookies); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs.clock.Advance(propagation)
+	for range 2 {
+		rs.wantEveryReplica("disabled, refresh due a second ago", "/app/", cookies, propagation, isSignInRedirect)
+	}
+	if n := readsOf(t, rs.env, alice.DN, 4) - before; n != 1 {
+		t.Fatalf("slapd was asked about alice %d times by three replicas in one period, want 1", n)
+	}
+}
+
+// e2eLockKey is the Redis key of the lock that lets one replica ask the
+// directory about dn (auth's dircheck:), under the default key prefix.
+func e2eLockKey(dn string) string { return "otpgate:dircheck:" + strings.ToLower(dn) }
