@@ -511,3 +511,203 @@ func TestReplicasFollowTheDirectoryOnce(t *testing.T) {
 // e2eLockKey is the Redis key of the lock that lets one replica ask the
 // directory about dn (auth's dircheck:), under the default key prefix.
 func e2eLockKey(dn string) string { return "otpgate:dircheck:" + strings.ToLower(dn) }
+
+// withSentinels keeps the gateway's state in the Sentinel set's master,
+// each write waiting for the replica.
+func withSentinels(set *redistest.Sentinels) func(*Config) {
+	return func(c *Config) {
+		c.Store.Store = "redis"
+		c.Store.Redis.SentinelMaster = redistest.MasterName
+		c.Store.Redis.SentinelAddrs = set.Addrs
+		c.Store.Redis.SentinelPassword = redistest.SentinelPassword
+		c.Store.Redis.Username = redistest.Username
+		c.Store.Redis.Password = redistest.Password
+		c.Store.Redis.Timeout = 2 * time.Second
+		c.Store.Redis.MinReplicas = 1
+	}
+}
+
+// fetch is one request of a browser that may run in any goroutine: it
+// returns errors rather than failing the test.
+func (b *browser) fetch(method, path string, form url.Values) (response, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.e.gw.URL+path, body)
+	if err != nil {
+		return response{}, err
+	}
+	req.Header.Set("Accept", "text/html")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, location: resp.Header.Get("Location"), body: string(data), header: resp.Header}, nil
+}
+
+// trySignIn signs u in through the steps, stopping at the first answer
+// that is not the next step: it returns "signed in", or what stopped it
+// with the answer, which must be the unavailable page.
+func (rs *replicaSet) trySignIn(b *browser, u slapdtest.User) (string, response, error) {
+	page, err := b.fetch("GET", "/otpgate/signin?rd=%2Fapp%2F", nil)
+	if err != nil || isUnavailable(page) {
+		return "sign-in page", page, err
+	}
+	m := csrfField.FindStringSubmatch(page.body)
+	if m == nil {
+		return "sign-in page without a form", page, nil
+	}
+	sentBefore := len(rs.sms.sent())
+	r, err := b.fetch("POST", "/otpgate/signin", url.Values{"csrf": {m[1]}, "rd": {"/app/"}, "username": {u.Username}, "password": {u.Password}})
+	if err != nil || r.status != http.StatusSeeOther || r.location != "/otpgate/code" {
+		return "password", r, err
+	}
+	var code string
+	for _, msg := range rs.sms.sent()[sentBefore:] {
+		if msg.To == u.Mobile {
+			if c := codeInMessage.FindStringSubmatch(msg.Body); c != nil {
+				code = c[1]
+			}
+		}
+	}
+	page, err = b.fetch("GET", "/otpgate/logout", nil)
+	if m = csrfField.FindStringSubmatch(page.body); err != nil || m == nil {
+		return "code page", page, err
+	}
+	r, err = b.fetch("POST", "/otpgate/code", url.Values{"csrf": {m[1]}, "code": {code}})
+	if err != nil || r.status != http.StatusSeeOther || r.location != "/app/" {
+		return "code", r, err
+	}
+	return "signed in", r, nil
+}
+
+// TestReplicasThroughSentinelFailover: a Sentinel failover during a
+// stream of sign-ins and proxied requests on three replicas loses no
+// session, lets no signed-out session through, and every answer is the
+// app's (valid sessions), the next sign-in step, or the clear 503 page.
+func TestReplicasThroughSentinelFailover(t *testing.T) {
+	set := redistest.StartSentinels(t)
+	rs := startReplicaSet(t, []slapdtest.Option{slapdtest.WithLDIF(usLDIF(6))}, withSentinels(set), func(c *Config) {
+		// Sign-ins go on all through the stream, past any hourly budget.
+		c.Auth.Sms.LimitPerNumber, c.Auth.Sms.LimitPerIP, c.Auth.Sms.LimitGlobal = 0, 0, 0
+	})
+	var signedIn []*browser
+	for _, u := range []slapdtest.User{slapdtest.Alice, slapdtest.Carol, usUser(6)} {
+		b := rs.browser()
+		b.signIn(u, "/app/")
+		signedIn = append(signedIn, b)
+	}
+	out := rs.browser()
+	out.signIn(slapdtest.Alice, "/app/")
+	revoked := rs.cookies(out)
+	if r := out.do("POST", "/otpgate/logout", url.Values{"csrf": {out.csrf("/otpgate/logout")}}); r.status != http.StatusOK {
+		t.Fatalf("sign-out: %d", r.status)
+	}
+	revokedBrowser := rs.browser()
+	u, _ := url.Parse(rs.gw.URL)
+	revokedBrowser.client.Jar.SetCookies(u, revoked)
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[string]int{}
+	count := func(what string) { mu.Lock(); counts[what]++; mu.Unlock() }
+	for _, b := range signedIn {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r, err := b.fetch("GET", fmt.Sprintf("/app/%d", i), nil)
+				switch {
+				case err != nil:
+					t.Errorf("signed-in request: %v", err)
+				case isApp(r):
+					count("app")
+				case isUnavailable(r):
+					count("unavailable")
+				default:
+					t.Errorf("signed-in request during the failover: %d to %q, want the app or the 503 page", r.status, r.location)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			r, err := revokedBrowser.fetch("GET", fmt.Sprintf("/app/revoked/%d", i), nil)
+			switch {
+			case err != nil:
+				t.Errorf("signed-out request: %v", err)
+			case isSignInRedirect(r) || isUnavailable(r):
+			default:
+				t.Errorf("a signed-out session during the failover: %d to %q, want the sign-in page or the 503 page", r.status, r.location)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	for i := 1; i <= 3; i++ {
+		user := usUser(i) // one each: a sign-in's code is told apart by its number
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				step, r, err := rs.trySignIn(rs.browser(), user)
+				switch {
+				case err != nil:
+					t.Errorf("sign-in of %s, %s: %v", user.Username, step, err)
+				case step == "signed in":
+					count("signed in")
+				case isUnavailable(r):
+					count("sign-in unavailable")
+				default:
+					t.Errorf("sign-in of %s during the failover, %s: %d to %q, want the next step or the 503 page; body:\n%s", user.Username, step, r.status, r.location, r.body)
+				}
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	set.Failover()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("during the failover: %v", counts)
+	if counts["app"] == 0 || counts["signed in"] == 0 {
+		t.Errorf("counts %v: the stream did not run", counts)
+	}
+
+	rs.waitAllReady()
+	for i, b := range signedIn {
+		rs.wantEveryReplica(fmt.Sprintf("session %d after the failover", i), "/app/", rs.cookies(b), 5*time.Second, isApp)
+	}
+	rs.wantEveryReplica("the signed-out session after the failover", "/app/", revoked, 0, isSignInRedirect)
+	// Writes wait for a replica, which the old master becomes once it has
+	// synced with the new one: until then sign-ins get the 503 page.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		step, r, err := rs.trySignIn(rs.browser(), slapdtest.Carol)
+		if step == "signed in" {
+			break
+		}
+		if err != nil || !isUnavailable(r) || time.Now().After(deadline) {
+			t.Fatalf("a sign-in after the failover stopped at %s: %d to %q, %v; want it signed in, or the 503 page until the new master has a replica", step, r.status, r.location, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
