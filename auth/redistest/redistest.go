@@ -144,6 +144,9 @@ func serverConf(s *Server, port int, cfg config) string {
 	// Every server may become a replica (Sentinel turns a former master
 	// into one), so each knows how to authenticate to a master.
 	fmt.Fprintf(&b, "masteruser %s\nmasterauth %s\n", Username, Password)
+	// A replica's first sync starts at once, not after the diskless
+	// sync's default 5s delay, so that a set is replicated when ready.
+	b.WriteString("repl-diskless-sync-delay 0\n")
 	if cfg.replicaOf != "" {
 		host, p, _ := net.SplitHostPort(cfg.replicaOf)
 		fmt.Fprintf(&b, "replicaof %s %s\n", host, p)

@@ -23,8 +23,9 @@ type Sentinels struct {
 	procs []*testserver.Process
 }
 
-// StartSentinels runs a Sentinel set for the test, ready once every
-// sentinel knows the replica and the other two sentinels; it stops them
+// StartSentinels runs a Sentinel set for the test, ready once the replica
+// has synced with the master and every sentinel knows the replica and the
+// other two sentinels; it stops them
 // when the test ends. Sentinels ask for SentinelPassword.
 func StartSentinels(t testing.TB) *Sentinels {
 	t.Helper()
@@ -63,6 +64,11 @@ func StartSentinels(t testing.TB) *Sentinels {
 	// Sentinels find the replica from the master's INFO and each other
 	// through the master's hello channel, every two seconds or so.
 	known := func() bool {
+		// The replica has had its first sync: writes that wait for a
+		// replica (WAIT) can succeed.
+		if role, err := replica.do("ROLE"); err != nil || !strings.HasPrefix(role, "slave\n") || strings.Split(role, "\n")[3] != "connected" {
+			return false
+		}
 		for _, a := range set.Addrs {
 			m, err := set.ask(a, "SENTINEL", "MASTER", MasterName)
 			if err != nil || field(m, "num-slaves") != "1" || field(m, "num-other-sentinels") != "2" {

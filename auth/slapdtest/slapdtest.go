@@ -61,9 +61,11 @@ type Server struct {
 	bin  string
 	dir  string
 	conf string
-	mu   sync.Mutex
-	proc *testserver.Process // of the last start; kept after Stop for Output
-	up   bool                // proc is running
+	// debug is slapd's -d: none (errors only) or stats (WithStatsLog).
+	debug string
+	mu    sync.Mutex
+	proc  *testserver.Process // of the last start; kept after Stop for Output
+	up    bool                // proc is running
 }
 
 type config struct {
@@ -76,6 +78,7 @@ type config struct {
 	userClasses []string     // extra objectClass values of the seeded users
 	writes      []attrWriter // who may write which attribute of people
 	ppolicy     bool
+	stats       bool
 }
 
 // attrWriter says who, besides the root DN, may write one attribute of the
@@ -150,6 +153,11 @@ func WithSelfWrite(attrs ...string) Option {
 // objectclass definitions), loaded after core, cosine and inetorgperson.
 // It may be given more than once.
 func WithSchema(text string) Option { return func(c *config) { c.schemas = append(c.schemas, text) } }
+
+// WithStatsLog makes slapd print its operations (loglevel stats: a line
+// per connection, bind, search and result) with its errors, so that a
+// test can count what the directory was asked; see Output.
+func WithStatsLog() Option { return func(c *config) { c.stats = true } }
 
 // WithUserObjectClass adds objectClass values to the seeded users (Alice,
 // Bob, Carol), e.g. an auxiliary class from WithSchema that allows an
@@ -233,7 +241,10 @@ func Start(t testing.TB, opts ...Option) *Server {
 	s := &Server{
 		BaseDN: BaseDN, BindDN: ServiceDN, BindPassword: ServicePassword,
 		RootDN: RootDN, RootPassword: RootPassword,
-		t: t, bin: bin, dir: dir, conf: conf,
+		t: t, bin: bin, dir: dir, conf: conf, debug: "none",
+	}
+	if cfg.stats {
+		s.debug = "stats"
 	}
 	t.Cleanup(s.Stop)
 
@@ -331,14 +342,15 @@ func (s *Server) start() error {
 	if s.up {
 		return nil
 	}
-	// -d none: stay in the foreground, as our child, printing only errors.
+	// -d none: stay in the foreground, as our child, printing only errors
+	// (-d stats: and every operation).
 	// No -u/-g: as root slapd simply keeps running as root, which is fine in
 	// a temporary directory.
 	urls := s.URL + "/"
 	if s.LDAPSURL != "" {
 		urls += " " + s.LDAPSURL + "/"
 	}
-	p, err := testserver.Start(exec.Command(s.bin, "-f", s.conf, "-h", urls, "-d", "none"), nil)
+	p, err := testserver.Start(exec.Command(s.bin, "-f", s.conf, "-h", urls, "-d", s.debug), nil)
 	if err != nil {
 		return err
 	}
@@ -431,7 +443,8 @@ func (s *Server) Restart() {
 	}
 }
 
-// Output returns what slapd printed since it was last started (errors only).
+// Output returns what slapd printed since it was last started: errors,
+// and with WithStatsLog every operation.
 func (s *Server) Output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
