@@ -199,7 +199,7 @@ func (s Settings) Validate(prefix string) (Checked, []error) {
 	if c.NumberTypes, err = ParseNumberTypes(s.Sms.NumberTypes); err != nil {
 		p = append(p, problem("SMS_NUMBER_TYPES", "%v", err))
 	}
-	if s.CaptureMobile && len(trimAll(s.Sms.AllowedCountries)) == 0 && s.DefaultRegion == "" {
+	if s.CaptureMobile && len(setting.TrimAll(s.Sms.AllowedCountries)) == 0 && s.DefaultRegion == "" {
 		p = append(p, problem("CAPTURE_MOBILE", "true needs %sSMS_ALLOWED_COUNTRIES (the countries a typed number may be in, e.g. GB,IE) "+
 			"or %sDEFAULT_REGION (then that country alone): otherwise one password could have codes sent to any costly destination", prefix, prefix))
 	}
@@ -235,7 +235,7 @@ func (s Settings) Validate(prefix string) (Checked, []error) {
 	if s.Session.RefreshGrace < 0 {
 		p = append(p, problem("SESSION_REFRESH_GRACE", "%v: must not be negative", s.Session.RefreshGrace))
 	}
-	c.AllowedCountries = trimAll(s.Sms.AllowedCountries)
+	c.AllowedCountries = setting.TrimAll(s.Sms.AllowedCountries)
 	if len(c.AllowedCountries) == 0 && s.CaptureMobile && s.DefaultRegion != "" {
 		// Capture with no list: the home country alone, never anywhere.
 		c.AllowedCountries = []string{s.DefaultRegion}
@@ -320,18 +320,6 @@ func decodeBase64(s string) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-// trimAll drops spaces around each item of a comma-separated setting, and
-// empty items.
-func trimAll(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // LDAPConfig is the directory's configuration from the settings; c is what
 // Validate returned.
 func (s Settings) LDAPConfig(c Checked) LDAPConfig {
@@ -392,8 +380,8 @@ func (s Settings) FlowConfig(c Checked) FlowConfig {
 		NumberTypes:    c.NumberTypes,
 		Policy: Policy{
 			Mandatory:      s.Otp.Mandatory,
-			ExemptGroups:   trimAll(s.Otp.ExemptGroups),
-			RequiredGroups: trimAll(s.Otp.RequiredGroups),
+			ExemptGroups:   setting.TrimAll(s.Otp.ExemptGroups),
+			RequiredGroups: setting.TrimAll(s.Otp.RequiredGroups),
 		},
 		Lockout: Lockout{
 			MaxFailures:      s.Lockout.MaxFailures,

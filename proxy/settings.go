@@ -45,7 +45,7 @@ type Checked struct {
 func (s Settings) Validate(prefix string) (Checked, []error) {
 	var p []error
 	bad := func(name, format string, args ...any) { p = append(p, setting.Problemf(prefix+name, format, args...)) }
-	c := Checked{IgnoreCase: s.AccessRulesIgnoreCase, Hosts: trimAll(s.Hosts), Identity: s.IdentityHeader.headers()}
+	c := Checked{IgnoreCase: s.AccessRulesIgnoreCase, Hosts: setting.TrimAll(s.Hosts), Identity: s.IdentityHeader.headers()}
 	if s.UpstreamURL != "" {
 		u, err := url.Parse(s.UpstreamURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -79,7 +79,7 @@ func (s Settings) Validate(prefix string) (Checked, []error) {
 }
 
 func (s IdentityHeaderSettings) headers() IdentityHeaders {
-	return IdentityHeaders{User: trimAll(s.User), Name: trimAll(s.Name), Email: trimAll(s.Email), Groups: trimAll(s.Groups), AuthLevel: trimAll(s.AuthLevel)}
+	return IdentityHeaders{User: setting.TrimAll(s.User), Name: setting.TrimAll(s.Name), Email: setting.TrimAll(s.Email), Groups: setting.TrimAll(s.Groups), AuthLevel: setting.TrimAll(s.AuthLevel)}
 }
 
 var headerNamePattern = regexp.MustCompile(`^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
@@ -118,14 +118,4 @@ func (s IdentityHeaderSettings) check(prefix string) []error {
 		}
 	}
 	return p
-}
-
-func trimAll(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -328,15 +328,7 @@ func TestTranslationsDir(t *testing.T) {
 
 // TestLocalizerPlurals: counts and durations take each language's forms.
 func TestLocalizerPlurals(t *testing.T) {
-	cat, problems := NewCatalog(CatalogOptions{})
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
-	tests := []struct {
-		lang string
-		d    time.Duration
-		want string
-	}{
+	checkDurations(t, (*Localizer).Duration, []durationCase{
 		{"en", time.Minute, "1 minute"},
 		{"en", 5 * time.Minute, "5 minutes"},
 		{"en", 90 * time.Second, "90 seconds"},
@@ -347,11 +339,27 @@ func TestLocalizerPlurals(t *testing.T) {
 		{"es", 30 * time.Second, "30 segundos"},
 		{"nl", time.Minute, "1 minuut"},
 		{"nl", 3 * time.Hour, "3 uur"},
+	})
+}
+
+type durationCase struct {
+	lang string
+	d    time.Duration
+	want string
+}
+
+// checkDurations writes each case's duration with write, in the case's
+// language as Accept-Language chooses it.
+func checkDurations(t *testing.T, write func(*Localizer, time.Duration) string, tests []durationCase) {
+	t.Helper()
+	cat, problems := NewCatalog(CatalogOptions{})
+	if len(problems) > 0 {
+		t.Fatal(problems)
 	}
 	for _, tt := range tests {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Accept-Language", tt.lang)
-		if got := cat.For(r).Duration(tt.d); got != tt.want {
+		if got := write(cat.For(r), tt.d); got != tt.want {
 			t.Errorf("%s %v: got %q, want %q", tt.lang, tt.d, got, tt.want)
 		}
 	}
@@ -360,15 +368,7 @@ func TestLocalizerPlurals(t *testing.T) {
 // TestLocalizerTimeLeft: a wait is written as the time left, rounded up,
 // never "in 0 seconds", in the page's language.
 func TestLocalizerTimeLeft(t *testing.T) {
-	cat, problems := NewCatalog(CatalogOptions{})
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
-	tests := []struct {
-		lang string
-		d    time.Duration
-		want string
-	}{
+	checkDurations(t, (*Localizer).left, []durationCase{
 		{"en", 45 * time.Second, "in 45 seconds"},
 		{"en", 44*time.Second + time.Millisecond, "in 45 seconds"}, // rounded up, never down
 		{"en", time.Second, "in 1 second"},
@@ -384,14 +384,7 @@ func TestLocalizerTimeLeft(t *testing.T) {
 		{"fr", 15 * time.Minute, "dans 15 minutes"},
 		{"es", time.Minute, "dentro de 1 minuto"},
 		{"nl", 3 * time.Hour, "over 3 uur"},
-	}
-	for _, tt := range tests {
-		r, _ := http.NewRequest(http.MethodGet, "/", nil)
-		r.Header.Set("Accept-Language", tt.lang)
-		if got := cat.For(r).left(tt.d); got != tt.want {
-			t.Errorf("%s %v: got %q, want %q", tt.lang, tt.d, got, tt.want)
-		}
-	}
+	})
 }
 
 // TestLocalizerHTML: only the catalogue's <strong> and <a> are markup;

@@ -71,7 +71,7 @@ func (s Settings) Validate(prefix string) (Options, []error) {
 		// Redis settings with the memory store are a forgotten
 		// STORE=redis: each replica would silently keep its own state.
 		for name, v := range map[string]bool{"REDIS_URL": r.URL != "", "REDIS_SENTINEL_MASTER": r.SentinelMaster != "",
-			"REDIS_SENTINEL_ADDRS": len(trimAll(r.SentinelAddrs)) > 0} {
+			"REDIS_SENTINEL_ADDRS": len(setting.TrimAll(r.SentinelAddrs)) > 0} {
 			if v {
 				problem(name, "set, but %sSTORE is memory; set %sSTORE=redis to keep state in Redis", prefix, prefix)
 			}
@@ -85,7 +85,7 @@ func (s Settings) Validate(prefix string) (Options, []error) {
 
 	o := Options{Username: r.Username, Password: r.Password, SentinelMaster: r.SentinelMaster,
 		SentinelPassword: r.SentinelPassword, KeyPrefix: r.KeyPrefix, Timeout: r.Timeout, MinReplicas: r.MinReplicas}
-	sentinels := trimAll(r.SentinelAddrs)
+	sentinels := setting.TrimAll(r.SentinelAddrs)
 	switch {
 	case r.SentinelMaster != "" && len(sentinels) == 0:
 		problem("REDIS_SENTINEL_ADDRS", "required with REDIS_SENTINEL_MASTER: the sentinels' host:port, comma-separated")
@@ -210,16 +210,6 @@ func readCAs(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
 	}
 	return pool, nil
-}
-
-func trimAll(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // sortProblems orders problems by text, so that map iteration does not

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/otpgate/otpgate/internal/setting"
 )
 
 // printHelp is `otpgate help`: the commands, then every variable.
@@ -90,7 +92,7 @@ func validateCommand(ctx context.Context, environ []string, stdout, stderr io.Wr
 		fmt.Fprintf(stdout, "directory: ok: bound as %s and found %s\n", cfg.Auth.Ldap.BindDN, cfg.Auth.Ldap.BaseDN)
 	}
 
-	names := trimAll(cfg.SMS.Providers)
+	names := setting.TrimAll(cfg.SMS.Providers)
 	if len(names) == 0 {
 		names = []string{cfg.SMS.Provider}
 	}

@@ -284,7 +284,7 @@ func assemble(cfg Config, log *slog.Logger, stdout io.Writer, now func() time.Ti
 		}
 	}
 	flow := auth.NewFlow(directory, sender, store, codes, flowCfg, log, now)
-	if cfg.Auth.CaptureMobile && len(trimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
+	if cfg.Auth.CaptureMobile && len(setting.TrimAll(cfg.Auth.Sms.AllowedCountries)) == 0 {
 		log.Info("OTPGATE_CAPTURE_MOBILE: codes go only to numbers of OTPGATE_DEFAULT_REGION; list more countries in OTPGATE_SMS_ALLOWED_COUNTRIES",
 			"countries", chk.auth.AllowedCountries)
 	}
@@ -381,7 +381,7 @@ func newStore(cfg Config, chk checked, log *slog.Logger, now func() time.Time) (
 // newSender builds the configured SMS providers: one, or several tried in
 // order with a circuit breaker each (SMS_PROVIDERS).
 func newSender(cfg Config, log *slog.Logger, stdout io.Writer, m *metrics, tr *tracing.Tracing) (sms.Sender, []error) {
-	names := trimAll(cfg.SMS.Providers)
+	names := setting.TrimAll(cfg.SMS.Providers)
 	if len(names) == 0 {
 		names = []string{cfg.SMS.Provider}
 	}
@@ -452,16 +452,6 @@ func newProviderWith(name string, cfg Config, log *slog.Logger, stdout io.Writer
 		variable = "SMS_PROVIDERS"
 	}
 	return nil, []error{problem(variable, "%q: want console, http, http2 or twilio", name)}
-}
-
-func trimAll(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func isLoopback(host string) bool {

@@ -247,3 +247,15 @@ func Usage(prefix string, spec any, w io.Writer) {
 		}
 	}
 }
+
+// TrimAll drops the spaces around each item of a comma-separated setting,
+// and the empty items, so "a, b,," is [a b].
+func TrimAll(list []string) []string {
+	var out []string
+	for _, s := range list {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
