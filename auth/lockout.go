@@ -219,6 +219,13 @@ func (g *guess) admit(ctx context.Context, subject string) error {
 	if !r.Added {
 		return &LockedError{Until: r.Oldest.Add(lo.Window)}
 	}
+	// A lock set between the check above and the count (lock sets the
+	// lock, then empties the window) would let this guess count on an
+	// empty window and be checked: look again now that it is counted.
+	if err := g.f.locked(ctx, subject); err != nil {
+		_ = g.f.store.WindowRemove(context.WithoutCancel(ctx), failKey(subject), r.ID)
+		return err
+	}
 	g.held = append(g.held, windowEntry{failKey(subject), r.ID})
 	g.subjects = append(g.subjects, subject)
 	if r.Count >= int64(lo.MaxFailures) {
