@@ -221,14 +221,7 @@ func (s *Server) stopLocked(grace time.Duration) {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	var err error
-	for range 5 {
-		if err = s.start(); !errors.Is(err, testserver.ErrPortTaken) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
+	if err := testserver.RetrySamePort(s.start); err != nil {
 		s.t.Fatalf("redistest: restart: %v", err)
 	}
 }

@@ -10,7 +10,6 @@
 package slapdtest
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -41,7 +40,6 @@ const RequireEnv = testserver.RequireEnv
 const (
 	startTimeout = 10 * time.Second
 	stopTimeout  = 5 * time.Second
-	restartTries = 5 // when the port was taken meanwhile
 )
 
 // Server is one running slapd. Its exported fields are fixed for its life,
@@ -429,16 +427,7 @@ func (s *Server) signal(sig syscall.Signal) {
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.Stop()
-	// The port is free again at once (slapd sets SO_REUSEADDR), but allow a
-	// moment for a racing process to let go of it.
-	var err error
-	for range restartTries {
-		if err = s.start(); !errors.Is(err, testserver.ErrPortTaken) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
+	if err := testserver.RetrySamePort(s.start); err != nil {
 		s.t.Fatalf("slapdtest: restart: %v", err)
 	}
 }

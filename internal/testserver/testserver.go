@@ -76,21 +76,40 @@ func FreePort() (int, error) {
 }
 
 // FreePorts returns n distinct loopback TCP ports that were free a moment
-// ago. Their listeners are all open at once, so none is handed out twice.
-// Another process may still take one before the server binds it: see
-// RetryPortTaken.
+// ago. Their listeners are all open at once, so none is handed out twice
+// by one call; and no port is handed out twice in one test binary, where
+// parallel tests start servers side by side: the kernel may give a port
+// closed a moment ago to the next caller, whose server would then find
+// another test's server already answering on it. Another process may
+// still take one before the server binds it: see RetryPortTaken.
 func FreePorts(n int) ([]int, error) {
+	handedOut.mu.Lock()
+	defer handedOut.mu.Unlock()
 	var ports []int
-	for range n {
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n {
+			return nil, errors.New("find a free port: every port offered was handed out already")
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
 		}
 		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		port := l.Addr().(*net.TCPAddr).Port
+		if handedOut.ports[port] {
+			continue
+		}
+		handedOut.ports[port] = true
+		ports = append(ports, port)
 	}
 	return ports, nil
 }
+
+// handedOut is every port FreePorts returned in this test binary.
+var handedOut = struct {
+	mu    sync.Mutex
+	ports map[int]bool
+}{ports: make(map[int]bool)}
 
 // ErrPortTaken is wrapped by WaitReady's error when a process exited saying
 // its address was in use.
@@ -106,6 +125,21 @@ func RetryPortTaken(start func() error) error {
 		if err = start(); !errors.Is(err, ErrPortTaken) {
 			break
 		}
+	}
+	return err
+}
+
+// RetrySamePort calls start, which restarts a server on the port it had,
+// until it returns anything but an error wrapping ErrPortTaken, at most 5
+// times a tenth of a second apart: the port is free again at once after a
+// stop, but a racing process may hold it for a moment.
+func RetrySamePort(start func() error) error {
+	var err error
+	for range 5 {
+		if err = start(); !errors.Is(err, ErrPortTaken) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	return err
 }

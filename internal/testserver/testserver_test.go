@@ -130,20 +130,27 @@ func TestStopKillsAfterGrace(t *testing.T) {
 }
 
 func TestRetryPortTaken(t *testing.T) {
-	calls := 0
-	err := RetryPortTaken(func() error { calls++; return fmt.Errorf("x: %w", ErrPortTaken) })
-	if !errors.Is(err, ErrPortTaken) || calls != 5 {
-		t.Errorf("always taken: %v after %d calls", err, calls)
-	}
-	calls = 0
-	err = RetryPortTaken(func() error {
-		if calls++; calls < 3 {
-			return ErrPortTaken
+	for name, retry := range map[string]func(func() error) error{"RetryPortTaken": RetryPortTaken, "RetrySamePort": RetrySamePort} {
+		calls := 0
+		err := retry(func() error { calls++; return fmt.Errorf("x: %w", ErrPortTaken) })
+		if !errors.Is(err, ErrPortTaken) || calls != 5 {
+			t.Errorf("%s, always taken: %v after %d calls", name, err, calls)
 		}
-		return nil
-	})
-	if err != nil || calls != 3 {
-		t.Errorf("taken twice: %v after %d calls", err, calls)
+		calls = 0
+		err = retry(func() error {
+			if calls++; calls < 3 {
+				return ErrPortTaken
+			}
+			return nil
+		})
+		if err != nil || calls != 3 {
+			t.Errorf("%s, taken twice: %v after %d calls", name, err, calls)
+		}
+		calls = 0
+		err = retry(func() error { calls++; return errors.New("other") })
+		if err == nil || errors.Is(err, ErrPortTaken) || calls != 1 {
+			t.Errorf("%s, another error: %v after %d calls, want it at once", name, err, calls)
+		}
 	}
 }
 
