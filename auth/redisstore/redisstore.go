@@ -133,6 +133,11 @@ func (s *Store) clientOption() rueidis.ClientOption {
 		ConnWriteTimeout:  max(o.Timeout, time.Second),
 		CacheSizeEachConn: cacheBytes,
 		ForceSingleClient: o.SentinelMaster == "",
+		// One connection, not rueidis's several: what readiness's ping
+		// finds is what every command gets, so once Redis is back and
+		// readyz says so, no request meets a connection still broken
+		// from before (the per-request reads come from the cache anyway).
+		PipelineMultiplex: -1,
 	}
 	if o.SentinelMaster != "" {
 		opt.Sentinel = rueidis.SentinelOption{
